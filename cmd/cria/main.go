@@ -1,0 +1,188 @@
+// Command cria is a Kubernetes CRI runtime: a daemon that serves the CRI
+// runtime.v1 RuntimeService and ImageService on a unix socket.
+//
+// Usage:
+//
+//	cria [flags]          serve CRI (the daemon)
+//	cria config           print the default configuration file
+//	cria --version        print version and commit
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/cria-runtime/cria/cgroups"
+	"github.com/cria-runtime/cria/cri"
+	"github.com/cria-runtime/cria/cri/config"
+)
+
+// Set by the Makefile through -ldflags -X.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// shutdownGrace is how long in-flight RPCs get to finish after SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+// maxMsgSize bounds a CRI request or response (the kubelet uses 16 MiB too).
+const maxMsgSize = 16 << 20
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks errors in how cria was invoked; they exit with code 2.
+var errUsage = errors.New("usage")
+
+func run(args []string, stdout, stderr io.Writer) int {
+	err := runE(args, stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "cria: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "cria: %v\n", err)
+	return 1
+}
+
+func runE(args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("cria", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	configPath := fset.String("config", config.DefaultPath, "configuration file (TOML); a missing default file means built-in defaults")
+	showVersion := fset.Bool("version", false, "print version and commit, then exit")
+	// Flags that override the file. Their defaults are empty: only flags
+	// given on the command line override.
+	socket := fset.String("socket", "", "override `socket`: path of the CRI unix socket")
+	root := fset.String("root", "", "override `root`: durable state directory")
+	runRoot := fset.String("run-root", "", "override `run_root`: volatile state directory")
+	driver := fset.String("cgroup-driver", "", "override `cgroup_driver`: cgroupfs or systemd")
+	logLevel := fset.String("log-level", "", "override `log.level`: debug, info, warn or error")
+	fset.Usage = func() {
+		fmt.Fprintf(stderr, "Usage:\n  cria [flags]     serve CRI on the configured socket\n  cria config      print the default configuration\n\nFlags:\n")
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "cria version %s\ncommit: %s\n", version, commit)
+		return nil
+	}
+	switch fset.Arg(0) {
+	case "":
+	case "config":
+		def := config.Default()
+		out, err := def.Marshal()
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(out)
+		return err
+	default:
+		return fmt.Errorf("%w: unknown command %q (see cria --help)", errUsage, fset.Arg(0))
+	}
+
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	for flagVal, field := range map[*string]*string{
+		socket: &cfg.Socket, root: &cfg.Root, runRoot: &cfg.RunRoot,
+		driver: &cfg.CgroupDriver, logLevel: &cfg.Log.Level,
+	} {
+		if *flagVal != "" {
+			*field = *flagVal
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: invalid flags: %v", errUsage, err)
+	}
+	return serve(cfg, stderr)
+}
+
+// serve wires every part by hand and serves until SIGTERM or SIGINT.
+func serve(cfg config.Config, stderr io.Writer) error {
+	log := newLogger(cfg.Log, stderr)
+	slog.SetDefault(log)
+
+	driver, warning, err := cgroups.ResolveDriver(cfg.CgroupDriver)
+	if err != nil {
+		return err
+	}
+	if warning != "" {
+		log.Warn(warning)
+	}
+	for _, dir := range []string{cfg.Root, cfg.RunRoot} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
+			return fmt.Errorf("creating state directory: %w", err)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	ln, release, err := listenCRI(cfg.Socket)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	srv := grpc.NewServer(
+		grpc.UnaryInterceptor(cri.UnaryInterceptor(log)),
+		grpc.MaxRecvMsgSize(maxMsgSize),
+		grpc.MaxSendMsgSize(maxMsgSize),
+	)
+	rt := cri.NewRuntimeService(cri.Options{Config: cfg, Version: version, CgroupDriver: driver})
+	cri.Register(srv, rt, cri.NewImageService())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("cria serving", "version", version, "commit", commit, "socket", cfg.Socket,
+		"cgroup_driver", driver, "cgroup_hierarchy", cgroups.Hierarchy(), "pid", os.Getpid())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving CRI: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", shutdownGrace)
+	done := make(chan struct{})
+	go func() { srv.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownGrace):
+		log.Warn("in-flight RPCs did not finish in time; stopping them")
+		srv.Stop()
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,221 @@
+// Package config is cria's configuration: one struct, parsed from TOML, with
+// embedded defaults and a pure Validate.
+//
+// The struct is the single source of truth. Its `comment` tags are the
+// documentation that `cria config` prints, so the printed defaults and the
+// parser can never disagree.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// DefaultPath is where the daemon looks for its config file when no
+// --config flag is given. A missing file at this path means "use defaults";
+// a missing file named explicitly is an error.
+const DefaultPath = "/etc/cria/cria.toml"
+
+// Config is the whole daemon configuration.
+type Config struct {
+	// Root holds durable state: records, image store. It survives reboots.
+	Root string `toml:"root" json:"root" comment:"Directory for durable state (records, images). Survives reboots."`
+	// RunRoot holds volatile state: sockets, pinned namespaces, monitor files.
+	RunRoot string `toml:"run_root" json:"run_root" comment:"Directory for volatile state (pinned namespaces, monitor sockets). Lost on reboot."`
+	// Socket is the path of the CRI gRPC unix socket.
+	Socket string `toml:"socket" json:"socket" comment:"Path of the CRI gRPC unix socket (created with mode 0660). Kubelet: --container-runtime-endpoint=unix://<socket>."`
+	// CgroupDriver is the requested cgroup driver.
+	CgroupDriver string `toml:"cgroup_driver" json:"cgroup_driver" comment:"Cgroup driver: \"cgroupfs\" or \"systemd\". The driver in use is reported to the kubelet through RuntimeConfig; \"systemd\" falls back to \"cgroupfs\" (with a warning) where systemd is not the init."`
+	// Log configures cria's own log (not container logs).
+	Log LogConfig `toml:"log" json:"log" comment:"cria's own log, written to standard error."`
+}
+
+// LogConfig configures the daemon's log.
+type LogConfig struct {
+	// Level is one of debug, info, warn, error.
+	Level string `toml:"level" json:"level" comment:"One of \"debug\", \"info\", \"warn\", \"error\". At \"info\" every mutating RPC is logged; polling RPCs (List*, *Status) only at \"debug\" or when they fail."`
+	// Format is text or json.
+	Format string `toml:"format" json:"format" comment:"\"text\" (logfmt) or \"json\"."`
+}
+
+// Default returns the embedded defaults. Each call returns a fresh value.
+func Default() Config {
+	return Config{
+		Root:         "/var/lib/cria",
+		RunRoot:      "/run/cria",
+		Socket:       "/run/cria/cria.sock",
+		CgroupDriver: "cgroupfs",
+		Log: LogConfig{
+			Level:  "info",
+			Format: "text",
+		},
+	}
+}
+
+// maxSocketPath is the longest path a unix socket can bind to on Linux
+// (sun_path is 108 bytes including the terminating NUL).
+const maxSocketPath = 107
+
+// Validate checks c without touching the system. The error names every
+// offending key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	for _, p := range []struct{ key, val string }{
+		{"root", c.Root}, {"run_root", c.RunRoot}, {"socket", c.Socket},
+	} {
+		switch {
+		case p.val == "":
+			bad(p.key, "must be set")
+		case !filepath.IsAbs(p.val):
+			bad(p.key, "must be an absolute path, got %q", p.val)
+		case filepath.Clean(p.val) != p.val:
+			bad(p.key, "must be a clean path (no \"..\", \".\" or trailing \"/\"), got %q", p.val)
+		}
+	}
+	if len(c.Socket) > maxSocketPath {
+		bad("socket", "path is %d bytes, longer than the %d a unix socket allows", len(c.Socket), maxSocketPath)
+	}
+	if c.Root != "" && c.Root == c.RunRoot {
+		bad("run_root", "must differ from root (%q)", c.Root)
+	}
+	oneOf(bad, "cgroup_driver", c.CgroupDriver, "cgroupfs", "systemd")
+	oneOf(bad, "log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf(bad, "log.format", c.Log.Format, "text", "json")
+	return errors.Join(errs...)
+}
+
+func oneOf(bad func(key, format string, args ...any), key, val string, allowed ...string) {
+	for _, a := range allowed {
+		if val == a {
+			return
+		}
+	}
+	bad(key, "must be one of %s, got %q", quoteAll(allowed), val)
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// Load reads the config file at path over the defaults and validates the
+// result. If path is DefaultPath and the file does not exist, the defaults
+// are returned; any other missing file is an error. Errors name the file,
+// line and key.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && path == DefaultPath {
+		c := Default()
+		return c, c.Validate()
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("reading config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s%w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes TOML over the defaults and validates the result. Unknown keys
+// and values of the wrong type are errors; their messages start with
+// ":line:column: " so that Load can prefix the file name.
+func Parse(data []byte) (Config, error) {
+	c := Default()
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, describe(err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf(": %w", err)
+	}
+	return c, nil
+}
+
+var tomlTypeRE = regexp.MustCompile(`cannot decode TOML (\w+)`)
+
+// describe turns go-toml's errors into one line per problem, with position
+// and the dotted key, in the words an operator editing the file needs.
+func describe(err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		errs := make([]error, 0, len(strict.Errors))
+		for i := range strict.Errors {
+			e := &strict.Errors[i]
+			row, col := e.Position()
+			errs = append(errs, fmt.Errorf(":%d:%d: unknown key %q", row, col, strings.Join(e.Key(), ".")))
+		}
+		return errors.Join(errs...)
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, col := de.Position()
+		key := strings.Join(de.Key(), ".")
+		if m := tomlTypeRE.FindStringSubmatch(de.Error()); m != nil && key != "" {
+			return fmt.Errorf(":%d:%d: key %q has the wrong type: got a TOML %s, want %s",
+				row, col, key, m[1], kindOf(de.Key()))
+		}
+		if key != "" {
+			return fmt.Errorf(":%d:%d: key %q: %s", row, col, key, strings.TrimPrefix(de.Error(), "toml: "))
+		}
+		return fmt.Errorf(":%d:%d: %s", row, col, strings.TrimPrefix(de.Error(), "toml: "))
+	}
+	return fmt.Errorf(": %w", err)
+}
+
+// kindOf names the TOML type that the field at key expects.
+func kindOf(key []string) string {
+	t := reflect.TypeOf(Config{})
+	for _, k := range key {
+		if t.Kind() != reflect.Struct {
+			break
+		}
+		for i := 0; i < t.NumField(); i++ {
+			if strings.Split(t.Field(i).Tag.Get("toml"), ",")[0] == k {
+				t = t.Field(i).Type
+				break
+			}
+		}
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Slice:
+		return "an array"
+	case reflect.Struct:
+		return "a table"
+	}
+	return t.String()
+}
+
+// Marshal renders c as TOML with every field documented.
+func (c *Config) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("# cria configuration. Every key is optional; these are the built-in defaults.\n\n")
+	enc := toml.NewEncoder(&buf)
+	enc.SetIndentTables(false)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

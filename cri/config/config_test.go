@@ -1,0 +1,140 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		wantErr string // substring; empty means success
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "empty gives defaults", in: "", check: func(t *testing.T, c Config) {
+			if c != Default() {
+				t.Errorf("got %+v, want defaults %+v", c, Default())
+			}
+		}},
+		{name: "override keeps other defaults", in: "root = \"/srv/cria\"\n[log]\nlevel = \"debug\"\n", check: func(t *testing.T, c Config) {
+			if c.Root != "/srv/cria" || c.Log.Level != "debug" {
+				t.Errorf("overrides not applied: %+v", c)
+			}
+			if c.Socket != Default().Socket || c.Log.Format != "text" {
+				t.Errorf("defaults lost: %+v", c)
+			}
+		}},
+		{name: "unknown top-level key", in: "root = \"/a\"\nbogus = 1\n", wantErr: `:2:1: unknown key "bogus"`},
+		{name: "unknown nested key", in: "[log]\nlevel = \"info\"\ncolour = true\n", wantErr: `:3:1: unknown key "log.colour"`},
+		{name: "unknown table", in: "[nope]\nx = 1\n", wantErr: `unknown key "nope`},
+		{name: "wrong type string for table", in: "log = \"loud\"\n", wantErr: `:1:`},
+		{name: "wrong type int for string", in: "\n\nsocket = 42\n", wantErr: `:3:10: key "socket" has the wrong type: got a TOML integer, want a string`},
+		{name: "wrong type nested", in: "[log]\nlevel = true\n", wantErr: `:2:9: key "log.level" has the wrong type: got a TOML boolean, want a string`},
+		{name: "syntax error", in: "root = [\n", wantErr: `:1:`},
+		{name: "relative root", in: "root = \"var/lib/cria\"\n", wantErr: `root: must be an absolute path`},
+		{name: "unclean run_root", in: "run_root = \"/run/../cria\"\n", wantErr: `run_root: must be a clean path`},
+		{name: "same root and run_root", in: "root = \"/x\"\nrun_root = \"/x\"\n", wantErr: `run_root: must differ from root`},
+		{name: "empty socket", in: "socket = \"\"\n", wantErr: `socket: must be set`},
+		{name: "long socket", in: "socket = \"/" + strings.Repeat("s", 120) + "\"\n", wantErr: `socket: path is 121 bytes`},
+		{name: "bad cgroup driver", in: "cgroup_driver = \"cgroupv3\"\n", wantErr: `cgroup_driver: must be one of "cgroupfs", "systemd", got "cgroupv3"`},
+		{name: "systemd driver accepted", in: "cgroup_driver = \"systemd\"\n", check: func(t *testing.T, c Config) {
+			if c.CgroupDriver != "systemd" {
+				t.Errorf("cgroup_driver = %q", c.CgroupDriver)
+			}
+		}},
+		{name: "bad log level", in: "[log]\nlevel = \"verbose\"\n", wantErr: `log.level: must be one of`},
+		{name: "bad log format", in: "[log]\nformat = \"xml\"\n", wantErr: `log.format: must be one of "text", "json", got "xml"`},
+		{name: "two validation errors both named", in: "cgroup_driver = \"x\"\n[log]\nformat = \"xml\"\n", wantErr: "cgroup_driver: must be one of"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.in))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Parse: unexpected error %v", err)
+				}
+				if tc.check != nil {
+					tc.check(t, c)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Parse: got nil error, want one containing %q", tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("Parse error = %q, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestValidateNamesEveryKey(t *testing.T) {
+	c := Config{Root: "rel", RunRoot: "", Socket: "/s", CgroupDriver: "x", Log: LogConfig{Level: "x", Format: "x"}}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate: got nil error")
+	}
+	for _, key := range []string{"root:", "run_root:", "cgroup_driver:", "log.level:", "log.format:"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("Validate error %q does not name %s", err, key)
+		}
+	}
+}
+
+func TestMarshalRoundTrips(t *testing.T) {
+	def := Default()
+	out, err := def.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every field is documented in the output.
+	for _, want := range []string{"# Directory for durable state", "root = '/var/lib/cria'", "[log]", "# One of \"debug\""} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("Marshal output lacks %q:\n%s", want, out)
+		}
+	}
+	got, err := Parse(out)
+	if err != nil {
+		t.Fatalf("Parse(Marshal(Default())): %v\n%s", err, out)
+	}
+	if got != def {
+		t.Errorf("round trip: got %+v, want %+v", got, def)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.toml")
+	if err := os.WriteFile(good, []byte("[log]\nlevel = \"warn\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("root = \"/a\"\n[log]\nnoise = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path, wantErr, wantLevel string
+	}{
+		{name: "file over defaults", path: good, wantLevel: "warn"},
+		{name: "error names file line key", path: bad, wantErr: bad + `:3:1: unknown key "log.noise"`},
+		{name: "explicit missing file", path: filepath.Join(dir, "none.toml"), wantErr: "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(tc.path)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Load error = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Log.Level != tc.wantLevel {
+				t.Errorf("log.level = %q, want %q", c.Log.Level, tc.wantLevel)
+			}
+		})
+	}
+}

@@ -1,0 +1,137 @@
+package cri
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/containerd/errdefs"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+func TestToStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want codes.Code
+	}{
+		{"nil", nil, codes.OK},
+		{"invalid argument wrapped", fmt.Errorf("field metadata.name: %w", errdefs.ErrInvalidArgument), codes.InvalidArgument},
+		{"not found", fmt.Errorf("container %q: %w", "abc", errdefs.ErrNotFound), codes.NotFound},
+		{"already exists", errdefs.ErrAlreadyExists, codes.AlreadyExists},
+		{"failed precondition", fmt.Errorf("not running: %w", errdefs.ErrFailedPrecondition), codes.FailedPrecondition},
+		{"unavailable", errdefs.ErrUnavailable, codes.Unavailable},
+		{"deadline", fmt.Errorf("pull: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
+		{"canceled", context.Canceled, codes.Canceled},
+		{"existing status passes", status.Error(codes.ResourceExhausted, "too big"), codes.ResourceExhausted},
+		{"wrapped status passes", fmt.Errorf("outer: %w", status.Error(codes.NotFound, "x")), codes.NotFound},
+		{"plain error is unknown", errors.New("boom"), codes.Unknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := status.Code(ToStatus(tc.err)); got != tc.want {
+				t.Errorf("ToStatus(%v) code = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestInterceptorLogsOneLinePerRPC(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		method    string
+		req       any
+		handler   grpc.UnaryHandler
+		wantCode  codes.Code
+		wantLevel string
+		wantAttrs []string
+	}{
+		{
+			name:      "ok mutating rpc at info with ids",
+			method:    "/runtime.v1.RuntimeService/StopContainer",
+			req:       &runtimeapi.StopContainerRequest{ContainerId: "c1"},
+			handler:   func(ctx context.Context, req any) (any, error) { return &runtimeapi.StopContainerResponse{}, nil },
+			wantCode:  codes.OK,
+			wantLevel: "INFO",
+			wantAttrs: []string{"method=StopContainer", "container_id=c1", "code=OK", "request_id=", "duration="},
+		},
+		{
+			name:      "polling rpc at debug",
+			method:    "/runtime.v1.RuntimeService/ListContainers",
+			req:       &runtimeapi.ListContainersRequest{},
+			handler:   func(ctx context.Context, req any) (any, error) { return &runtimeapi.ListContainersResponse{}, nil },
+			wantCode:  codes.OK,
+			wantLevel: "DEBUG",
+			wantAttrs: []string{"method=ListContainers", "code=OK"},
+		},
+		{
+			name:   "classified error becomes its code, logged as warning",
+			method: "/runtime.v1.RuntimeService/PodSandboxStatus",
+			req:    &runtimeapi.PodSandboxStatusRequest{PodSandboxId: "p1"},
+			handler: func(ctx context.Context, req any) (any, error) {
+				return nil, fmt.Errorf("sandbox %q: %w", "p1", errdefs.ErrNotFound)
+			},
+			wantCode:  codes.NotFound,
+			wantLevel: "WARN",
+			wantAttrs: []string{"pod_sandbox_id=p1", "code=NotFound", `error="sandbox \"p1\": not found"`},
+		},
+		{
+			name:      "panic becomes internal, logged as error",
+			method:    "/runtime.v1.RuntimeService/Version",
+			req:       &runtimeapi.VersionRequest{},
+			handler:   func(ctx context.Context, req any) (any, error) { panic("bad") },
+			wantCode:  codes.Internal,
+			wantLevel: "ERROR",
+			wantAttrs: []string{"code=Internal"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			icpt := UnaryInterceptor(log)
+			_, err := icpt(context.Background(), tc.req, &grpc.UnaryServerInfo{FullMethod: tc.method}, tc.handler)
+			if got := status.Code(err); got != tc.wantCode {
+				t.Errorf("code = %v, want %v", got, tc.wantCode)
+			}
+			var rpcLines []string
+			for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+				if strings.Contains(l, "msg=rpc") {
+					rpcLines = append(rpcLines, l)
+				}
+			}
+			if len(rpcLines) != 1 {
+				t.Fatalf("got %d rpc log lines, want 1:\n%s", len(rpcLines), buf.String())
+			}
+			if !strings.Contains(rpcLines[0], "level="+tc.wantLevel) {
+				t.Errorf("log line %q: want level %s", rpcLines[0], tc.wantLevel)
+			}
+			for _, a := range tc.wantAttrs {
+				if !strings.Contains(rpcLines[0], a) {
+					t.Errorf("log line %q lacks %q", rpcLines[0], a)
+				}
+			}
+		})
+	}
+}
+
+func TestLoggerFromContext(t *testing.T) {
+	var buf bytes.Buffer
+	icpt := UnaryInterceptor(slog.New(slog.NewTextHandler(&buf, nil)))
+	_, err := icpt(context.Background(), &runtimeapi.VersionRequest{}, &grpc.UnaryServerInfo{FullMethod: "/x/RunPodSandbox"},
+		func(ctx context.Context, req any) (any, error) {
+			Logger(ctx).Info("inside")
+			return nil, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "msg=inside method=RunPodSandbox request_id=") {
+		t.Errorf("handler log line lacks the request's method and id:\n%s", buf.String())
+	}
+}

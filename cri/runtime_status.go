@@ -1,0 +1,62 @@
+package cri
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cgroups"
+)
+
+// Status reports whether the runtime and its network are ready. With
+// Verbose, Info carries the effective configuration under "config" and the
+// host facts cria acts on under "runtime".
+func (s *RuntimeService) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
+	resp := &runtimeapi.StatusResponse{
+		Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
+			{Type: runtimeapi.RuntimeReady, Status: true},
+			{
+				Type:    runtimeapi.NetworkReady,
+				Status:  false,
+				Reason:  "NetworkPluginNotReady",
+				Message: "cria: pod networking (CNI) is not set up in this build",
+			},
+		}},
+		RuntimeHandlers: []*runtimeapi.RuntimeHandler{{
+			Name:     "",
+			Features: &runtimeapi.RuntimeHandlerFeatures{},
+		}},
+		Features: &runtimeapi.RuntimeFeatures{},
+	}
+	if !req.GetVerbose() {
+		return resp, nil
+	}
+	info, err := s.verboseInfo()
+	if err != nil {
+		return nil, err
+	}
+	resp.Info = info
+	return resp, nil
+}
+
+func (s *RuntimeService) verboseInfo() (map[string]string, error) {
+	cfg, err := json.Marshal(s.opts.Config)
+	if err != nil {
+		return nil, fmt.Errorf("encoding config: %w", err)
+	}
+	s.mu.Lock()
+	podCIDRs := append([]string(nil), s.podCIDRs...)
+	s.mu.Unlock()
+	rt, err := json.Marshal(map[string]any{
+		"version":         s.opts.Version,
+		"cgroupDriver":    s.opts.CgroupDriver,
+		"cgroupHierarchy": cgroups.Hierarchy(),
+		"podCIDRs":        podCIDRs,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encoding runtime info: %w", err)
+	}
+	return map[string]string{"config": string(cfg), "runtime": string(rt)}, nil
+}

@@ -1,0 +1,63 @@
+// Package cri holds cria's gRPC services: the CRI runtime.v1 RuntimeService
+// and ImageService. One file per RPC, named after it (runtime_status.go,
+// image_pull.go, ...). Handlers return errors classified with
+// github.com/containerd/errdefs; UnaryInterceptor turns them into gRPC codes.
+package cri
+
+import (
+	"sync"
+
+	"google.golang.org/grpc"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cgroups"
+	"github.com/cria-runtime/cria/cri/config"
+)
+
+// RuntimeName is what Version reports as the runtime's name.
+const RuntimeName = "cria"
+
+// Options are what the daemon hands to the services when it wires them up.
+type Options struct {
+	// Config is the effective, validated configuration.
+	Config config.Config
+	// Version is cria's release version, as `cria --version` prints it.
+	Version string
+	// CgroupDriver is the driver actually in use (see cgroups.ResolveDriver).
+	CgroupDriver cgroups.Driver
+}
+
+// RuntimeService implements runtimeapi.RuntimeServiceServer.
+//
+// RPCs not yet written answer Unimplemented through the embedded type; each
+// is replaced by a real handler in its own file.
+type RuntimeService struct {
+	runtimeapi.UnimplementedRuntimeServiceServer
+
+	opts Options
+
+	mu sync.Mutex // protects podCIDRs
+	// podCIDRs is what the kubelet last sent through UpdateRuntimeConfig.
+	podCIDRs []string
+}
+
+// NewRuntimeService returns a RuntimeService for opts.
+func NewRuntimeService(opts Options) *RuntimeService {
+	return &RuntimeService{opts: opts}
+}
+
+// ImageService implements runtimeapi.ImageServiceServer.
+type ImageService struct {
+	runtimeapi.UnimplementedImageServiceServer
+}
+
+// NewImageService returns an ImageService.
+func NewImageService() *ImageService {
+	return &ImageService{}
+}
+
+// Register registers both CRI services on s.
+func Register(s *grpc.Server, rt *RuntimeService, img *ImageService) {
+	runtimeapi.RegisterRuntimeServiceServer(s, rt)
+	runtimeapi.RegisterImageServiceServer(s, img)
+}
