@@ -12,6 +12,7 @@ import (
 
 	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/cri/config"
+	"github.com/cria-runtime/cria/image"
 )
 
 // RuntimeName is what Version reports as the runtime's name.
@@ -46,14 +47,16 @@ func NewRuntimeService(opts Options) *RuntimeService {
 	return &RuntimeService{opts: opts}
 }
 
-// ImageService implements runtimeapi.ImageServiceServer.
+// ImageService implements runtimeapi.ImageServiceServer over image.Service.
 type ImageService struct {
 	runtimeapi.UnimplementedImageServiceServer
+
+	images *image.Service
 }
 
-// NewImageService returns an ImageService.
-func NewImageService() *ImageService {
-	return &ImageService{}
+// NewImageService returns an ImageService serving images.
+func NewImageService(images *image.Service) *ImageService {
+	return &ImageService{images: images}
 }
 
 // Register registers both CRI services on s.

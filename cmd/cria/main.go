@@ -20,11 +20,13 @@ import (
 	"syscall"
 	"time"
 
+	"go.podman.io/storage/pkg/reexec"
 	"google.golang.org/grpc"
 
 	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/cri"
 	"github.com/cria-runtime/cria/cri/config"
+	"github.com/cria-runtime/cria/image"
 )
 
 // Set by the Makefile through -ldflags -X.
@@ -40,6 +42,11 @@ const shutdownGrace = 10 * time.Second
 const maxMsgSize = 16 << 20
 
 func main() {
+	// containers/storage re-executes this binary to unpack layers; the
+	// re-executed child must stop here.
+	if reexec.Init() {
+		return
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -146,13 +153,35 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	}
 	defer release()
 
+	images, err := image.New(image.Options{
+		StorageRoot:          cfg.StorageRoot(),
+		StorageRunRoot:       cfg.StorageRunRoot(),
+		Driver:               cfg.Image.StorageDriver,
+		DriverOptions:        cfg.Image.StorageOptions,
+		RegistriesConf:       cfg.Image.RegistriesConf,
+		SignaturePolicy:      cfg.Image.SignaturePolicy,
+		PullProgressTimeout:  cfg.Image.PullProgressTimeoutDuration(),
+		MaxParallelDownloads: cfg.Image.MaxParallelDownloads,
+		PinnedImages:         cfg.Image.PinnedImages,
+		UserAgent:            "cria/" + version,
+		Log:                  log.With("component", "image"),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := images.Close(); err != nil {
+			log.Warn("closing the image store", "error", err)
+		}
+	}()
+
 	srv := grpc.NewServer(
 		grpc.UnaryInterceptor(cri.UnaryInterceptor(log)),
 		grpc.MaxRecvMsgSize(maxMsgSize),
 		grpc.MaxSendMsgSize(maxMsgSize),
 	)
 	rt := cri.NewRuntimeService(cri.Options{Config: cfg, Version: version, CgroupDriver: driver})
-	cri.Register(srv, rt, cri.NewImageService())
+	cri.Register(srv, rt, cri.NewImageService(images))
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -36,6 +37,46 @@ type Config struct {
 	CgroupDriver string `toml:"cgroup_driver" json:"cgroup_driver" comment:"Cgroup driver: \"cgroupfs\" or \"systemd\". The driver in use is reported to the kubelet through RuntimeConfig; \"systemd\" falls back to \"cgroupfs\" (with a warning) where systemd is not the init."`
 	// Log configures cria's own log (not container logs).
 	Log LogConfig `toml:"log" json:"log" comment:"cria's own log, written to standard error."`
+	// Image configures pulls and the image store.
+	Image ImageConfig `toml:"image" json:"image" comment:"Image pulls and the image store (containers/storage)."`
+}
+
+// ImageConfig configures the image service.
+type ImageConfig struct {
+	StorageRoot    string   `toml:"storage_root" json:"storage_root" comment:"Image and layer store. A relative path is under root."`
+	StorageRunRoot string   `toml:"storage_run_root" json:"storage_run_root" comment:"The store's volatile state (mounts, locks). A relative path is under run_root."`
+	StorageDriver  string   `toml:"storage_driver" json:"storage_driver" comment:"containers/storage graph driver: \"overlay\" or \"vfs\" (slow; for filesystems where overlay does not work)."`
+	StorageOptions []string `toml:"storage_options" json:"storage_options" comment:"Graph driver options, e.g. [\"overlay.mountopt=nodev\"] (see containers-storage.conf(5))."`
+	// RegistriesConf is read by containers/image; registries.conf.d beside it too.
+	RegistriesConf string `toml:"registries_conf" json:"registries_conf" comment:"containers-registries.conf(5): mirrors, insecure and blocked registries. Drop-ins are read from <this path>.d. A missing file means no mirrors."`
+	// SignaturePolicy is enforced only when the file exists.
+	SignaturePolicy string `toml:"signature_policy" json:"signature_policy" comment:"containers-policy.json(5), enforced when the file exists; without it every image is accepted."`
+	// PullProgressTimeout cancels a pull that has made no progress for this long.
+	PullProgressTimeout string `toml:"pull_progress_timeout" json:"pull_progress_timeout" comment:"A pull that receives no bytes for this long is cancelled (Go duration, e.g. \"5m\")."`
+	// MaxParallelDownloads bounds the layers fetched at once per pull.
+	MaxParallelDownloads int `toml:"max_parallel_downloads" json:"max_parallel_downloads" comment:"Layers downloaded in parallel per pull."`
+	// PinnedImages are reported pinned, so the kubelet never garbage-collects them.
+	PinnedImages []string `toml:"pinned_images" json:"pinned_images" comment:"Images reported as pinned (never garbage-collected by the kubelet): exact names such as \"registry.k8s.io/pause:3.10\", or prefixes ending in \"*\"."`
+}
+
+// PullProgressTimeoutDuration returns image.pull_progress_timeout parsed; Validate
+// has checked it.
+func (c *ImageConfig) PullProgressTimeoutDuration() time.Duration {
+	d, _ := time.ParseDuration(c.PullProgressTimeout)
+	return d
+}
+
+// StorageRoot is the absolute path of the image store.
+func (c *Config) StorageRoot() string { return under(c.Root, c.Image.StorageRoot) }
+
+// StorageRunRoot is the absolute path of the image store's volatile state.
+func (c *Config) StorageRunRoot() string { return under(c.RunRoot, c.Image.StorageRunRoot) }
+
+func under(base, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, p)
 }
 
 // LogConfig configures the daemon's log.
@@ -56,6 +97,17 @@ func Default() Config {
 		Log: LogConfig{
 			Level:  "info",
 			Format: "text",
+		},
+		Image: ImageConfig{
+			StorageRoot:          "storage",
+			StorageRunRoot:       "storage",
+			StorageDriver:        "overlay",
+			StorageOptions:       []string{},
+			RegistriesConf:       "/etc/containers/registries.conf",
+			SignaturePolicy:      "/etc/containers/policy.json",
+			PullProgressTimeout:  "5m",
+			MaxParallelDownloads: 6,
+			PinnedImages:         []string{},
 		},
 	}
 }
@@ -88,6 +140,37 @@ func (c *Config) Validate() error {
 	}
 	if c.Root != "" && c.Root == c.RunRoot {
 		bad("run_root", "must differ from root (%q)", c.Root)
+	}
+	for _, p := range []struct{ key, val string }{
+		{"image.storage_root", c.Image.StorageRoot}, {"image.storage_run_root", c.Image.StorageRunRoot},
+	} {
+		switch {
+		case p.val == "":
+			bad(p.key, "must be set")
+		case filepath.Clean(p.val) != p.val || p.val == ".." || strings.HasPrefix(p.val, "../"):
+			bad(p.key, "must be a clean path inside its base or an absolute path, got %q", p.val)
+		}
+	}
+	for _, p := range []struct{ key, val string }{
+		{"image.registries_conf", c.Image.RegistriesConf}, {"image.signature_policy", c.Image.SignaturePolicy},
+	} {
+		if !filepath.IsAbs(p.val) {
+			bad(p.key, "must be an absolute path, got %q", p.val)
+		}
+	}
+	oneOf(bad, "image.storage_driver", c.Image.StorageDriver, "overlay", "vfs")
+	if d, err := time.ParseDuration(c.Image.PullProgressTimeout); err != nil {
+		bad("image.pull_progress_timeout", "%q is not a duration such as \"90s\" or \"5m\"", c.Image.PullProgressTimeout)
+	} else if d < time.Second {
+		bad("image.pull_progress_timeout", "must be at least 1s, got %s", d)
+	}
+	if c.Image.MaxParallelDownloads < 1 || c.Image.MaxParallelDownloads > 64 {
+		bad("image.max_parallel_downloads", "must be between 1 and 64, got %d", c.Image.MaxParallelDownloads)
+	}
+	for _, p := range c.Image.PinnedImages {
+		if p == "" || strings.Contains(strings.TrimSuffix(p, "*"), "*") {
+			bad("image.pinned_images", "%q: want a name, or a prefix ending in a single \"*\"", p)
+		}
 	}
 	oneOf(bad, "cgroup_driver", c.CgroupDriver, "cgroupfs", "systemd")
 	oneOf(bad, "log.level", c.Log.Level, "debug", "info", "warn", "error")

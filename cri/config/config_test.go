@@ -3,8 +3,10 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -15,7 +17,7 @@ func TestParse(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{name: "empty gives defaults", in: "", check: func(t *testing.T, c Config) {
-			if c != Default() {
+			if !reflect.DeepEqual(c, Default()) {
 				t.Errorf("got %+v, want defaults %+v", c, Default())
 			}
 		}},
@@ -45,6 +47,22 @@ func TestParse(t *testing.T) {
 				t.Errorf("cgroup_driver = %q", c.CgroupDriver)
 			}
 		}},
+		{name: "image section", in: "[image]\nstorage_driver = \"vfs\"\npull_progress_timeout = \"90s\"\npinned_images = [\"registry.k8s.io/pause:*\"]\n", check: func(t *testing.T, c Config) {
+			if c.Image.StorageDriver != "vfs" || c.Image.PullProgressTimeoutDuration() != 90*time.Second || len(c.Image.PinnedImages) != 1 {
+				t.Errorf("image section not applied: %+v", c.Image)
+			}
+			if c.Image.MaxParallelDownloads != 6 {
+				t.Errorf("image defaults lost: %+v", c.Image)
+			}
+		}},
+		{name: "bad duration", in: "[image]\npull_progress_timeout = \"soon\"\n", wantErr: `image.pull_progress_timeout: "soon" is not a duration`},
+		{name: "duration too short", in: "[image]\npull_progress_timeout = \"10ms\"\n", wantErr: `image.pull_progress_timeout: must be at least 1s`},
+		{name: "duration wrong type", in: "[image]\npull_progress_timeout = 300\n", wantErr: `key "image.pull_progress_timeout" has the wrong type`},
+		{name: "storage root escapes", in: "[image]\nstorage_root = \"../elsewhere\"\n", wantErr: `image.storage_root: must be a clean path`},
+		{name: "bad storage driver", in: "[image]\nstorage_driver = \"btrfs\"\n", wantErr: `image.storage_driver: must be one of "overlay", "vfs"`},
+		{name: "parallel downloads bounded", in: "[image]\nmax_parallel_downloads = 1000\n", wantErr: `image.max_parallel_downloads: must be between 1 and 64`},
+		{name: "bad pinned pattern", in: "[image]\npinned_images = [\"a*b*\"]\n", wantErr: `image.pinned_images: "a*b*"`},
+		{name: "relative registries conf", in: "[image]\nregistries_conf = \"registries.conf\"\n", wantErr: `image.registries_conf: must be an absolute path`},
 		{name: "bad log level", in: "[log]\nlevel = \"verbose\"\n", wantErr: `log.level: must be one of`},
 		{name: "bad log format", in: "[log]\nformat = \"xml\"\n", wantErr: `log.format: must be one of "text", "json", got "xml"`},
 		{name: "two validation errors both named", in: "cgroup_driver = \"x\"\n[log]\nformat = \"xml\"\n", wantErr: "cgroup_driver: must be one of"},
@@ -99,7 +117,7 @@ func TestMarshalRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse(Marshal(Default())): %v\n%s", err, out)
 	}
-	if got != def {
+	if !reflect.DeepEqual(got, def) {
 		t.Errorf("round trip: got %+v, want %+v", got, def)
 	}
 }
@@ -136,5 +154,25 @@ func TestLoad(t *testing.T) {
 				t.Errorf("log.level = %q, want %q", c.Log.Level, tc.wantLevel)
 			}
 		})
+	}
+}
+
+func TestStoragePaths(t *testing.T) {
+	for _, tc := range []struct {
+		root, runRoot, storage, storageRun string
+		want, wantRun                      string
+	}{
+		{"/var/lib/cria", "/run/cria", "storage", "storage", "/var/lib/cria/storage", "/run/cria/storage"},
+		{"/srv/cria", "/run/x", "images/store", "s", "/srv/cria/images/store", "/run/x/s"},
+		{"/var/lib/cria", "/run/cria", "/data/store", "/run/store", "/data/store", "/run/store"},
+	} {
+		c := Default()
+		c.Root, c.RunRoot, c.Image.StorageRoot, c.Image.StorageRunRoot = tc.root, tc.runRoot, tc.storage, tc.storageRun
+		if got := c.StorageRoot(); got != tc.want {
+			t.Errorf("StorageRoot() = %q, want %q", got, tc.want)
+		}
+		if got := c.StorageRunRoot(); got != tc.wantRun {
+			t.Errorf("StorageRunRoot() = %q, want %q", got, tc.wantRun)
+		}
 	}
 }

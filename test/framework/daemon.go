@@ -54,11 +54,23 @@ type process struct {
 	result error         // cmd.Wait's error; read after done is closed
 }
 
-// DaemonOption changes the daemon's configuration before it starts.
-type DaemonOption func(*config.Config)
+// DaemonOption prepares a daemon before its first start.
+type DaemonOption func(*Daemon)
 
 // WithConfig lets a test edit the daemon's configuration.
-func WithConfig(edit func(*config.Config)) DaemonOption { return edit }
+func WithConfig(edit func(*config.Config)) DaemonOption {
+	return func(d *Daemon) { edit(&d.Config) }
+}
+
+// WithRegistriesConf gives the daemon a containers-registries.conf(5) file
+// with this content (see Registry.MirrorConf).
+func WithRegistriesConf(content string) DaemonOption {
+	return func(d *Daemon) {
+		if err := os.WriteFile(d.Config.Image.RegistriesConf, []byte(content), 0o600); err != nil {
+			d.t.Fatal(err)
+		}
+	}
+}
 
 // StartDaemon starts cria with a fresh root and socket and waits until it
 // answers Version.
@@ -82,10 +94,14 @@ func NewDaemon(t testing.TB, opts ...DaemonOption) *Daemon {
 	cfg.RunRoot = filepath.Join(dir, "run")
 	cfg.Socket = filepath.Join(dir, "run", "cria.sock")
 	cfg.Log.Level = "debug"
-	for _, o := range opts {
-		o(&cfg)
-	}
+	// Hermetic: no host registries.conf or policy.json applies unless a
+	// test writes one.
+	cfg.Image.RegistriesConf = filepath.Join(dir, "registries.conf")
+	cfg.Image.SignaturePolicy = filepath.Join(dir, "policy.json")
 	d := &Daemon{t: t, Dir: dir, Config: cfg, ConfigPath: filepath.Join(dir, "cria.toml"), logPath: filepath.Join(dir, "daemon.log")}
+	for _, o := range opts {
+		o(d)
+	}
 	d.WriteConfig()
 	// A short reconnect backoff: the client is made before the daemon
 	// listens, and again outlives Kill/Start cycles.

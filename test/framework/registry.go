@@ -1,11 +1,14 @@
 package framework
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -26,8 +29,12 @@ type Registry struct {
 	user   string
 	pass   string
 
-	mu       sync.Mutex     // protects blobGets
+	mu       sync.Mutex     // protects blobGets and throttle
 	blobGets map[string]int // digest → GETs that served the blob's bytes
+	// throttle, when positive, limits each blob response to this many
+	// bytes a second; negative stalls blob responses until the client
+	// gives up.
+	throttle int
 }
 
 // RegistryOption configures a Registry.
@@ -60,13 +67,43 @@ func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 			d := req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]
 			r.mu.Lock()
 			r.blobGets[d]++
+			throttle := r.throttle
 			r.mu.Unlock()
+			switch {
+			case throttle < 0:
+				<-req.Context().Done()
+				return
+			case throttle > 0:
+				w = &throttledWriter{ResponseWriter: w, ctx: req.Context(), bytesPerSec: throttle}
+			}
 		}
 		reg.ServeHTTP(w, req)
 	}))
 	r.Host = strings.TrimPrefix(r.server.URL, "http://")
 	t.Cleanup(r.Close)
 	return r
+}
+
+// ThrottleBlobs limits every later blob download to bytesPerSec; 0 removes
+// the limit and a negative value makes blob downloads hang (a stalled
+// registry).
+func (r *Registry) ThrottleBlobs(bytesPerSec int) {
+	r.mu.Lock()
+	r.throttle = bytesPerSec
+	r.mu.Unlock()
+}
+
+// MirrorConf returns a containers-registries.conf(5) that sends pulls for
+// each of hosts (e.g. "registry.k8s.io") to this registry, under the same
+// repository path, and lets this registry be named directly. It speaks
+// plain HTTP, so every entry is insecure.
+func (r *Registry) MirrorConf(hosts ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[[registry]]\nlocation = %q\ninsecure = true\n\n", r.Host)
+	for _, h := range hosts {
+		fmt.Fprintf(&b, "[[registry]]\nprefix = %q\nlocation = %q\n[[registry.mirror]]\nlocation = %q\ninsecure = true\n\n", h, h, r.Host)
+	}
+	return b.String()
 }
 
 // Close shuts the registry down; later requests find nothing listening, as
@@ -124,4 +161,34 @@ func (r *Registry) auth() authn.Authenticator {
 		return authn.Anonymous
 	}
 	return &authn.Basic{Username: r.user, Password: r.pass}
+}
+
+// throttledWriter writes at most bytesPerSec, in slices of a tenth of it.
+type throttledWriter struct {
+	http.ResponseWriter
+	ctx         context.Context
+	bytesPerSec int
+}
+
+func (w *throttledWriter) Write(p []byte) (int, error) {
+	chunk := max(w.bytesPerSec/10, 1)
+	written := 0
+	for len(p) > 0 {
+		n := min(chunk, len(p))
+		m, err := w.ResponseWriter.Write(p[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		if f, ok := w.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+		p = p[n:]
+		select {
+		case <-w.ctx.Done():
+			return written, w.ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return written, nil
 }
