@@ -33,6 +33,7 @@ all: build
 
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/cria ./cmd/cria
+	$(GO) build -ldflags '-s -w' -o $(BIN)/cria-monitor ./cmd/cria-monitor
 
 # Serve CRI on /run/cria/cria.sock with the embedded defaults (or
 # /etc/cria/cria.toml if present). Needs root.
@@ -70,6 +71,11 @@ lint:
 
 install: build
 	install -D -m 0755 $(BIN)/cria $(DESTDIR)$(PREFIX)/bin/cria
+	install -D -m 0755 $(BIN)/cria-monitor $(DESTDIR)$(PREFIX)/bin/cria-monitor
+	@if [ -z "$$(ls $(DESTDIR)/etc/cni/net.d/*.conf* 2>/dev/null)" ]; then \
+		install -D -m 0644 contrib/cni/10-cria-bridge.conflist $(DESTDIR)/etc/cni/net.d/10-cria-bridge.conflist && \
+		echo "wrote $(DESTDIR)/etc/cni/net.d/10-cria-bridge.conflist (bridge cria0, 10.88.0.0/16)"; \
+	fi
 	@if [ ! -e $(DESTDIR)/etc/cria/cria.toml ]; then \
 		install -d -m 0755 $(DESTDIR)/etc/cria && \
 		$(BIN)/cria config > $(DESTDIR)/etc/cria/cria.toml && \

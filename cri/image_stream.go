@@ -1,8 +1,8 @@
 package cri
 
 import (
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"google.golang.org/grpc"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // streamBatch is how many items one message of a Stream* RPC carries.
@@ -14,14 +14,7 @@ func (s *ImageService) StreamImages(req *runtimeapi.StreamImagesRequest, stream 
 	if err != nil {
 		return ToStatus(err)
 	}
-	for start := 0; start < len(imgs) || start == 0; start += streamBatch {
-		end := min(start+streamBatch, len(imgs))
-		if err := stream.Send(&runtimeapi.StreamImagesResponse{Images: imgs[start:end]}); err != nil {
-			return err
-		}
-		if end == len(imgs) {
-			break
-		}
-	}
-	return nil
+	return sendBatches(imgs, func(batch []*runtimeapi.Image) error {
+		return stream.Send(&runtimeapi.StreamImagesResponse{Images: batch})
+	})
 }

@@ -14,15 +14,14 @@ import (
 // Verbose, Info carries the effective configuration under "config" and the
 // host facts cria acts on under "runtime".
 func (s *RuntimeService) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
+	netCond := &runtimeapi.RuntimeCondition{Type: runtimeapi.NetworkReady, Status: true}
+	if ready, why := s.opts.CNI.Ready(); !ready {
+		netCond.Status, netCond.Reason, netCond.Message = false, "NetworkPluginNotReady", "cria: "+why
+	}
 	resp := &runtimeapi.StatusResponse{
 		Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
 			{Type: runtimeapi.RuntimeReady, Status: true},
-			{
-				Type:    runtimeapi.NetworkReady,
-				Status:  false,
-				Reason:  "NetworkPluginNotReady",
-				Message: "cria: pod networking (CNI) is not set up in this build",
-			},
+			netCond,
 		}},
 		RuntimeHandlers: []*runtimeapi.RuntimeHandler{{
 			Name:     "",

@@ -12,6 +12,8 @@ import (
 
 	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/cri/config"
+	"github.com/cria-runtime/cria/cri/network"
+	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/image"
 )
 
@@ -26,6 +28,12 @@ type Options struct {
 	Version string
 	// CgroupDriver is the driver actually in use (see cgroups.ResolveDriver).
 	CgroupDriver cgroups.Driver
+	// Sandboxes holds the sandbox records.
+	Sandboxes *store.Sandboxes
+	// CNI attaches pods to the network.
+	CNI *network.CNI
+	// MonitorPath is the cria-monitor binary (pause program).
+	MonitorPath string
 }
 
 // RuntimeService implements runtimeapi.RuntimeServiceServer.
@@ -35,16 +43,25 @@ type Options struct {
 type RuntimeService struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 
-	opts Options
+	opts      Options
+	sandboxes *store.Sandboxes
 
 	mu sync.Mutex // protects podCIDRs
 	// podCIDRs is what the kubelet last sent through UpdateRuntimeConfig.
 	podCIDRs []string
+
+	runMu sync.Mutex // protects runs and unclaimed
+	// runs are the RunPodSandbox calls in progress, by sandbox name.
+	runs map[string]*runOp
+	// unclaimed are sandboxes finished after their caller gave up, by
+	// name, kept for the kubelet's retry.
+	unclaimed map[string]string
 }
 
-// NewRuntimeService returns a RuntimeService for opts.
+// NewRuntimeService returns a RuntimeService for opts. Call Recover before
+// serving.
 func NewRuntimeService(opts Options) *RuntimeService {
-	return &RuntimeService{opts: opts}
+	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, runs: map[string]*runOp{}, unclaimed: map[string]string{}}
 }
 
 // ImageService implements runtimeapi.ImageServiceServer over image.Service.

@@ -213,4 +213,3 @@ func (s *Service) Remove(ctx context.Context, ref string) error {
 	s.mu.Unlock()
 	return nil
 }
-

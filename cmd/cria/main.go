@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -26,6 +27,8 @@ import (
 	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/cri"
 	"github.com/cria-runtime/cria/cri/config"
+	"github.com/cria-runtime/cria/cri/network"
+	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/image"
 )
 
@@ -180,7 +183,31 @@ func serve(cfg config.Config, stderr io.Writer) error {
 		grpc.MaxRecvMsgSize(maxMsgSize),
 		grpc.MaxSendMsgSize(maxMsgSize),
 	)
-	rt := cri.NewRuntimeService(cri.Options{Config: cfg, Version: version, CgroupDriver: driver})
+	sandboxes, errs := store.OpenSandboxes(filepath.Join(cfg.Root, "sandboxes"))
+	for _, err := range errs {
+		// Kept on disk, never deleted: an operator can look at it.
+		log.Error("unreadable sandbox record", "error", err)
+	}
+	monitor := cfg.MonitorPath
+	if monitor == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding cria-monitor: %w", err)
+		}
+		monitor = filepath.Join(filepath.Dir(self), "cria-monitor")
+	}
+	if _, err := os.Stat(monitor); err != nil {
+		return fmt.Errorf("cria-monitor (set monitor_path): %w", err)
+	}
+	rt := cri.NewRuntimeService(cri.Options{
+		Config:       cfg,
+		Version:      version,
+		CgroupDriver: driver,
+		Sandboxes:    sandboxes,
+		CNI:          network.NewCNI(cfg.Network.CNIConfDir, cfg.Network.CNIPluginDirs, cfg.CNICacheDir()),
+		MonitorPath:  monitor,
+	})
+	rt.Recover(ctx)
 	cri.Register(srv, rt, cri.NewImageService(images))
 
 	served := make(chan error, 1)

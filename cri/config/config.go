@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,9 +38,56 @@ type Config struct {
 	CgroupDriver string `toml:"cgroup_driver" json:"cgroup_driver" comment:"Cgroup driver: \"cgroupfs\" or \"systemd\". The driver in use is reported to the kubelet through RuntimeConfig; \"systemd\" falls back to \"cgroupfs\" (with a warning) where systemd is not the init."`
 	// Log configures cria's own log (not container logs).
 	Log LogConfig `toml:"log" json:"log" comment:"cria's own log, written to standard error."`
+	// MonitorPath is the cria-monitor binary; empty means beside cria.
+	MonitorPath string `toml:"monitor_path" json:"monitor_path" comment:"The cria-monitor binary (per-container monitor and pod pause program). Empty: the one beside the cria binary."`
+	// Network configures pod networking.
+	Network NetworkConfig `toml:"network" json:"network" comment:"Pod networking (CNI)."`
+	// Pod configures pod sandboxes.
+	Pod PodConfig `toml:"pod" json:"pod" comment:"Pod sandboxes."`
 	// Image configures pulls and the image store.
 	Image ImageConfig `toml:"image" json:"image" comment:"Image pulls and the image store (containers/storage)."`
 }
+
+// NetworkConfig configures CNI.
+type NetworkConfig struct {
+	CNIConfDir    string   `toml:"cni_conf_dir" json:"cni_conf_dir" comment:"CNI network configs: the first file (lexical order) is used. Watched: a config added later makes NetworkReady true without a restart."`
+	CNIPluginDirs []string `toml:"cni_plugin_dirs" json:"cni_plugin_dirs" comment:"Directories searched for CNI plugin binaries."`
+	CNICacheDir   string   `toml:"cni_cache_dir" json:"cni_cache_dir" comment:"CNI results and configs of attached pods, kept so teardown works after a restart. A relative path is under root."`
+}
+
+// PodConfig configures pod sandboxes.
+type PodConfig struct {
+	ShmSize string `toml:"shm_size" json:"shm_size" comment:"Size of each pod's /dev/shm (tmpfs), e.g. \"64Mi\" or \"64m\"."`
+}
+
+// ShmSizeBytes returns pod.shm_size in bytes; Validate has checked it.
+func (c *PodConfig) ShmSizeBytes() int64 {
+	n, _ := parseSize(c.ShmSize)
+	return n
+}
+
+// parseSize reads a size such as "65536", "64k", "64Mi", "1G".
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"k", 1 << 10}, {"K", 1 << 10}, {"m", 1 << 20}, {"M", 1 << 20}, {"g", 1 << 30}, {"G", 1 << 30}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("not a positive size")
+	}
+	return n * mult, nil
+}
+
+// CNICacheDir is the absolute path of the CNI cache.
+func (c *Config) CNICacheDir() string { return under(c.Root, c.Network.CNICacheDir) }
 
 // ImageConfig configures the image service.
 type ImageConfig struct {
@@ -98,6 +146,12 @@ func Default() Config {
 			Level:  "info",
 			Format: "text",
 		},
+		Network: NetworkConfig{
+			CNIConfDir:    "/etc/cni/net.d",
+			CNIPluginDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
+			CNICacheDir:   "cni-cache",
+		},
+		Pod: PodConfig{ShmSize: "64Mi"},
 		Image: ImageConfig{
 			StorageRoot:          "storage",
 			StorageRunRoot:       "storage",
@@ -157,6 +211,28 @@ func (c *Config) Validate() error {
 		if !filepath.IsAbs(p.val) {
 			bad(p.key, "must be an absolute path, got %q", p.val)
 		}
+	}
+	if !filepath.IsAbs(c.Network.CNIConfDir) {
+		bad("network.cni_conf_dir", "must be an absolute path, got %q", c.Network.CNIConfDir)
+	}
+	if len(c.Network.CNIPluginDirs) == 0 {
+		bad("network.cni_plugin_dirs", "must name at least one directory")
+	}
+	for _, d := range c.Network.CNIPluginDirs {
+		if !filepath.IsAbs(d) {
+			bad("network.cni_plugin_dirs", "must be absolute paths, got %q", d)
+		}
+	}
+	if p := c.Network.CNICacheDir; p == "" || filepath.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") {
+		bad("network.cni_cache_dir", "must be a clean path inside root or an absolute path, got %q", p)
+	}
+	if n, err := parseSize(c.Pod.ShmSize); err != nil {
+		bad("pod.shm_size", "%q is not a size such as \"64Mi\"", c.Pod.ShmSize)
+	} else if n < 4096 {
+		bad("pod.shm_size", "must be at least 4096 bytes, got %q", c.Pod.ShmSize)
+	}
+	if c.MonitorPath != "" && !filepath.IsAbs(c.MonitorPath) {
+		bad("monitor_path", "must be an absolute path, got %q", c.MonitorPath)
 	}
 	oneOf(bad, "image.storage_driver", c.Image.StorageDriver, "overlay", "vfs")
 	if d, err := time.ParseDuration(c.Image.PullProgressTimeout); err != nil {

@@ -63,6 +63,16 @@ func TestParse(t *testing.T) {
 		{name: "parallel downloads bounded", in: "[image]\nmax_parallel_downloads = 1000\n", wantErr: `image.max_parallel_downloads: must be between 1 and 64`},
 		{name: "bad pinned pattern", in: "[image]\npinned_images = [\"a*b*\"]\n", wantErr: `image.pinned_images: "a*b*"`},
 		{name: "relative registries conf", in: "[image]\nregistries_conf = \"registries.conf\"\n", wantErr: `image.registries_conf: must be an absolute path`},
+		{name: "shm size", in: "[pod]\nshm_size = \"128m\"\n", check: func(t *testing.T, c Config) {
+			if c.Pod.ShmSizeBytes() != 128<<20 {
+				t.Errorf("shm size = %d", c.Pod.ShmSizeBytes())
+			}
+		}},
+		{name: "bad shm size", in: "[pod]\nshm_size = \"lots\"\n", wantErr: `pod.shm_size: "lots" is not a size`},
+		{name: "tiny shm size", in: "[pod]\nshm_size = \"10\"\n", wantErr: `pod.shm_size: must be at least 4096 bytes`},
+		{name: "relative cni conf dir", in: "[network]\ncni_conf_dir = \"net.d\"\n", wantErr: `network.cni_conf_dir: must be an absolute path`},
+		{name: "no plugin dirs", in: "[network]\ncni_plugin_dirs = []\n", wantErr: `network.cni_plugin_dirs: must name at least one`},
+		{name: "relative monitor", in: "monitor_path = \"cria-monitor\"\n", wantErr: `monitor_path: must be an absolute path`},
 		{name: "bad log level", in: "[log]\nlevel = \"verbose\"\n", wantErr: `log.level: must be one of`},
 		{name: "bad log format", in: "[log]\nformat = \"xml\"\n", wantErr: `log.format: must be one of "text", "json", got "xml"`},
 		{name: "two validation errors both named", in: "cgroup_driver = \"x\"\n[log]\nformat = \"xml\"\n", wantErr: "cgroup_driver: must be one of"},

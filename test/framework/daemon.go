@@ -40,6 +40,8 @@ type Daemon struct {
 	// valid across Kill and Start.
 	Runtime runtimeapi.RuntimeServiceClient
 	Images  runtimeapi.ImageServiceClient
+	// Network is the CNI bridge network, if WithBridgeNetwork was given.
+	Network *BridgeNetwork
 
 	conn    *grpc.ClientConn
 	logPath string
@@ -98,6 +100,8 @@ func NewDaemon(t testing.TB, opts ...DaemonOption) *Daemon {
 	// test writes one.
 	cfg.Image.RegistriesConf = filepath.Join(dir, "registries.conf")
 	cfg.Image.SignaturePolicy = filepath.Join(dir, "policy.json")
+	// No pod network until a test writes a CNI config here.
+	cfg.Network.CNIConfDir = filepath.Join(dir, "net.d")
 	d := &Daemon{t: t, Dir: dir, Config: cfg, ConfigPath: filepath.Join(dir, "cria.toml"), logPath: filepath.Join(dir, "daemon.log")}
 	for _, o := range opts {
 		o(d)

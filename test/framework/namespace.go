@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cria-runtime/cria/cri/network"
 )
 
 // nsEnv marks the re-executed test binary that already runs inside the
@@ -80,7 +82,7 @@ func setUpNamespaces() error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
 		return fmt.Errorf("making / shared: %w", err)
 	}
-	if err := linkUp("lo"); err != nil {
+	if err := network.LinkUp("lo"); err != nil {
 		return err
 	}
 	// Guard: only loopback may exist here, or traffic could leave.
@@ -92,27 +94,6 @@ func setUpNamespaces() error {
 		if i.Name != "lo" {
 			return fmt.Errorf("unexpected interface %q in the test network namespace", i.Name)
 		}
-	}
-	return nil
-}
-
-// linkUp sets the IFF_UP flag of the named interface.
-func linkUp(name string) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("reading flags of %s: %w", name, err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("bringing %s up: %w", name, err)
 	}
 	return nil
 }

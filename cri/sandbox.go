@@ -1,0 +1,263 @@
+package cri
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/encoding/protojson"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cgroups"
+	"github.com/cria-runtime/cria/cri/network"
+	"github.com/cria-runtime/cria/cri/store"
+)
+
+// sandboxConfig decodes the CRI config kept in a record.
+func sandboxConfig(sb *store.Sandbox) *runtimeapi.PodSandboxConfig {
+	c := &runtimeapi.PodSandboxConfig{}
+	_ = protojson.Unmarshal(sb.Config, c) // written by us from a valid message
+	return c
+}
+
+// cniPod describes sb to the CNI plugins.
+func cniPod(sb *store.Sandbox, c *runtimeapi.PodSandboxConfig) network.Pod {
+	p := network.Pod{
+		ID:        sb.ID,
+		Name:      c.GetMetadata().GetName(),
+		Namespace: c.GetMetadata().GetNamespace(),
+		UID:       c.GetMetadata().GetUid(),
+	}
+	if network.IsPinned(sb.NetNS) {
+		p.NetNS = sb.NetNS
+	}
+	for _, pm := range c.GetPortMappings() {
+		if pm.HostPort == 0 {
+			continue // no host port: nothing to map
+		}
+		proto := strings.ToLower(pm.Protocol.String())
+		p.PortMappings = append(p.PortMappings, network.PortMapping{
+			HostPort: pm.HostPort, ContainerPort: pm.ContainerPort, Protocol: proto, HostIP: pm.HostIp,
+		})
+	}
+	return p
+}
+
+// startPause starts cria's pause program as PID 1 of a new PID namespace,
+// detached (its own session) so that it outlives the daemon, and returns
+// its pid and start time.
+func (s *RuntimeService) startPause(sb *store.Sandbox) (pid int, start uint64, retErr error) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer devnull.Close()
+	cmd := exec.Command(s.opts.MonitorPath, "pause")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID, Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, 0, fmt.Errorf("starting the pod's pause process: %w", err)
+	}
+	pid = cmd.Process.Pid
+	// Reap it if it dies while this daemon is its parent.
+	go func() { _ = cmd.Wait() }()
+	start, err = processStart(pid)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return 0, 0, err
+	}
+	return pid, start, nil
+}
+
+// processStart reads a process's start time (clock ticks since boot) from
+// /proc/<pid>/stat, which tells a live process from a reused pid.
+func processStart(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces and parentheses: fields start after
+	// the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// pauseAlive tells whether sb's pause process is the one cria started.
+func pauseAlive(sb *store.Sandbox) bool {
+	if sb.PausePID == 0 {
+		return false
+	}
+	start, err := processStart(sb.PausePID)
+	return err == nil && start == sb.PauseStart
+}
+
+// killPause ends sb's pause process (and so its PID namespace) and waits
+// up to 10 s for it to go. A pid that now belongs to another process is
+// never signalled.
+func killPause(sb *store.Sandbox) error {
+	if !pauseAlive(sb) {
+		return nil
+	}
+	if err := unix.Kill(sb.PausePID, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("killing pause process %d: %w", sb.PausePID, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for pauseAlive(sb) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pause process %d did not exit", sb.PausePID)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+// pauseCgroup is the cgroup of sb's pause process.
+func pauseCgroup(driver cgroups.Driver, sb *store.Sandbox) cgroups.ProcessCgroup {
+	return cgroups.ProcessCgroup{Driver: driver, Parent: sb.CgroupParent, Name: "cria-pause-" + sb.ID[:12]}
+}
+
+// teardown releases everything sb holds, in reverse order of setup, and
+// records what is done after each step, so that a failure or a crash
+// leaves a record that says what a later Stop or Remove must finish. It is
+// idempotent. The caller holds the sandbox's lock.
+func (s *RuntimeService) teardown(ctx context.Context, sb *store.Sandbox) (*store.Sandbox, error) {
+	c := sandboxConfig(sb)
+	var errs []error
+	if err := killPause(sb); err != nil {
+		errs = append(errs, err)
+	} else if sb.PauseCgroup != "" {
+		if err := pauseCgroup(s.opts.CgroupDriver, sb).Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	networkUp := sb.NetworkUp
+	if networkUp {
+		if err := s.opts.CNI.Teardown(ctx, cniPod(sb, c), sb.Network); err != nil {
+			errs = append(errs, err)
+		} else {
+			networkUp = false
+		}
+	}
+	pinned := sb.Pinned
+	if pinned {
+		if err := network.ReleaseNamespaces(network.Namespaces{Net: sb.NetNS, IPC: sb.IPCNS, UTS: sb.UTSNS}); err != nil {
+			errs = append(errs, err)
+		} else {
+			pinned = false
+		}
+	}
+	if sb.ShmPath != "" && strings.HasPrefix(sb.ShmPath, sb.Dir+"/") {
+		if err := unix.Unmount(sb.ShmPath, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", sb.ShmPath, err))
+		}
+	}
+	teardownErr := errors.Join(errs...)
+	updated, err := s.sandboxes.Update(sb.ID, func(r *store.Sandbox) error {
+		r.State = store.SandboxNotReady
+		r.NetworkUp = networkUp
+		r.Pinned = pinned
+		if pauseAlive(r) {
+			// keep the pid so the next try finds it
+		} else {
+			r.PausePID, r.PauseStart = 0, 0
+		}
+		if r.StoppedAt == 0 {
+			r.StoppedAt = time.Now().UnixNano()
+		}
+		if teardownErr != nil {
+			r.Reason = "teardown incomplete: " + teardownErr.Error()
+		} else if strings.HasPrefix(r.Reason, "teardown incomplete") {
+			r.Reason = ""
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, errors.Join(teardownErr, err)
+	}
+	return updated, teardownErr
+}
+
+// Recover reconciles every sandbox record with the kernel after a start:
+// a RunPodSandbox that a crash interrupted is rolled back; a ready sandbox
+// whose namespaces or pause process are gone is shown notready with the
+// reason; a failed teardown is retried. Nothing is deleted that was not
+// fully explained.
+func (s *RuntimeService) Recover(ctx context.Context) {
+	log := Logger(ctx)
+	for _, sb := range s.sandboxes.List() {
+		unlock := s.sandboxes.Lock(sb.ID)
+		switch {
+		case sb.Reason == reasonCreating:
+			if sb.NetNS != "" {
+				// The crash may have come during CNI ADD, before the
+				// record said so: DEL is idempotent, so always run it.
+				sb.NetworkUp = true
+			}
+			if _, err := s.teardown(ctx, sb); err != nil {
+				log.Warn("rolling back a sandbox whose creation was interrupted", "pod_sandbox_id", sb.ID, "error", err)
+				unlock()
+				continue
+			}
+			os.RemoveAll(sb.Dir)
+			if err := s.sandboxes.Delete(sb.ID); err != nil {
+				log.Warn("removing the record of an interrupted sandbox", "pod_sandbox_id", sb.ID, "error", err)
+			}
+			log.Info("rolled back a sandbox whose creation was interrupted", "pod_sandbox_id", sb.ID)
+		case sb.State == store.SandboxReady:
+			if why := s.brokenBecause(sb); why != "" {
+				if _, err := s.sandboxes.Update(sb.ID, func(r *store.Sandbox) error {
+					r.State, r.Reason = store.SandboxNotReady, why
+					return nil
+				}); err != nil {
+					log.Warn("marking a broken sandbox notready", "pod_sandbox_id", sb.ID, "error", err)
+				}
+				log.Warn("sandbox found broken after restart; shown NotReady", "pod_sandbox_id", sb.ID, "reason", why)
+			}
+		case sb.NetworkUp || sb.Pinned || pauseAlive(sb):
+			if _, err := s.teardown(ctx, sb); err != nil {
+				log.Warn("retrying the teardown of a stopped sandbox", "pod_sandbox_id", sb.ID, "error", err)
+			}
+		}
+		unlock()
+	}
+}
+
+// brokenBecause says what a ready sandbox has lost, or "".
+func (s *RuntimeService) brokenBecause(sb *store.Sandbox) string {
+	var lost []string
+	for _, p := range []struct{ kind, path string }{{"network", sb.NetNS}, {"ipc", sb.IPCNS}, {"uts", sb.UTSNS}} {
+		if p.path != "" && !network.IsPinned(p.path) {
+			lost = append(lost, p.kind+" namespace")
+		}
+	}
+	if sb.PIDMode == "pod" && !pauseAlive(sb) {
+		lost = append(lost, "pause process")
+	}
+	if len(lost) == 0 {
+		return ""
+	}
+	return "lost after restart: " + strings.Join(lost, ", ")
+}
+
+// reasonCreating marks a record whose RunPodSandbox has not finished.
+const reasonCreating = "creating"
+
+// sandboxDir is a sandbox's volatile directory.
+func (s *RuntimeService) sandboxDir(id string) string {
+	return filepath.Join(s.opts.Config.RunRoot, "sandboxes", id)
+}

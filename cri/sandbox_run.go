@@ -1,0 +1,272 @@
+package cri
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/encoding/protojson"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cgroups"
+	"github.com/cria-runtime/cria/cri/network"
+	"github.com/cria-runtime/cria/cri/store"
+)
+
+// runTimeout bounds one RunPodSandbox's work, which goes on after the
+// caller gives up so that the kubelet's retry can be handed the result.
+const runTimeout = 4 * time.Minute
+
+// runOp is a RunPodSandbox in progress, shared with retries of the same
+// name.
+type runOp struct {
+	done chan struct{}
+	id   string
+	err  error
+	// waiters counts retries waiting for the result; protected by runMu.
+	waiters int
+}
+
+// RunPodSandbox creates and starts a pod sandbox: its namespaces, files,
+// /dev/shm, pause process (shared PID namespace only), cgroup and network.
+// Every step is undone if a later one fails.
+//
+// A second call for the same pod (metadata name, namespace, uid, attempt)
+// while the first runs waits for it and gets its result; a call after one
+// that finished for a caller who had given up (the kubelet's timeout) is
+// handed that sandbox, as CRI-O does. Otherwise a live sandbox holding the
+// name gives AlreadyExists naming it.
+func (s *RuntimeService) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandboxRequest) (*runtimeapi.RunPodSandboxResponse, error) {
+	cfg := req.GetConfig()
+	if err := validateSandboxConfig(cfg); err != nil {
+		return nil, err
+	}
+	if h := req.GetRuntimeHandler(); h != "" && h != "runc" {
+		return nil, invalid("runtime_handler %q is unknown; cria has the default handler (\"\" or \"runc\")", h)
+	}
+	if err := cgroups.ValidateParent(s.opts.CgroupDriver, cfg.GetLinux().GetCgroupParent()); err != nil {
+		return nil, invalid("config.linux.%v", err)
+	}
+	name := sandboxName(cfg.GetMetadata())
+
+	s.runMu.Lock()
+	if op := s.runs[name]; op != nil {
+		op.waiters++
+		s.runMu.Unlock()
+		select {
+		case <-op.done:
+			if op.err != nil {
+				return nil, op.err
+			}
+			return &runtimeapi.RunPodSandboxResponse{PodSandboxId: op.id}, nil
+		case <-ctx.Done():
+			s.runMu.Lock()
+			op.waiters--
+			s.runMu.Unlock()
+			return nil, ctx.Err()
+		}
+	}
+	if id, ok := s.unclaimed[name]; ok {
+		delete(s.unclaimed, name)
+		s.runMu.Unlock()
+		if sb, err := s.sandboxes.Get(id); err == nil && sb.State == store.SandboxReady {
+			Logger(ctx).Info("handing a sandbox finished after its caller gave up to the retry", "pod_sandbox_id", id)
+			return &runtimeapi.RunPodSandboxResponse{PodSandboxId: id}, nil
+		}
+		s.runMu.Lock()
+	}
+	op := &runOp{done: make(chan struct{})}
+	s.runs[name] = op
+	s.runMu.Unlock()
+
+	workCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout)
+	op.id, op.err = s.runPodSandbox(workCtx, name, req)
+	cancel()
+
+	s.runMu.Lock()
+	delete(s.runs, name)
+	if op.err == nil && ctx.Err() != nil && op.waiters == 0 {
+		// Nobody got the result: keep it for the kubelet's retry.
+		s.unclaimed[name] = op.id
+	}
+	s.runMu.Unlock()
+	close(op.done)
+	if op.err != nil {
+		return nil, op.err
+	}
+	return &runtimeapi.RunPodSandboxResponse{PodSandboxId: op.id}, nil
+}
+
+func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *runtimeapi.RunPodSandboxRequest) (_ string, retErr error) {
+	cfg := req.GetConfig()
+	log := Logger(ctx)
+	id, err := newID()
+	if err != nil {
+		return "", err
+	}
+	if err := s.sandboxes.Reserve(name, id); err != nil {
+		return "", err
+	}
+	unlock := s.sandboxes.Lock(id)
+	defer unlock()
+
+	nsOpts := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	hostNet := nsOpts.GetNetwork() == runtimeapi.NamespaceMode_NODE
+	hostIPC := nsOpts.GetIpc() == runtimeapi.NamespaceMode_NODE
+	hostname := cfg.GetHostname()
+	if hostname == "" {
+		hostname = cfg.GetMetadata().GetName()
+		if len(hostname) > maxHostnameLen {
+			hostname = hostname[:maxHostnameLen]
+		}
+	}
+	if hostNet {
+		hostname, _ = os.Hostname()
+	}
+	raw, err := protojson.Marshal(cfg)
+	if err != nil {
+		s.sandboxes.Release(name, id)
+		return "", fmt.Errorf("encoding sandbox config: %w", err)
+	}
+	dir := s.sandboxDir(id)
+	sb := &store.Sandbox{
+		ID:             id,
+		Name:           name,
+		Config:         raw,
+		RuntimeHandler: req.GetRuntimeHandler(),
+		CreatedAt:      time.Now().UnixNano(),
+		State:          store.SandboxNotReady,
+		Reason:         reasonCreating,
+		Dir:            dir,
+		PIDMode:        pidMode(nsOpts.GetPid()),
+		CgroupParent:   cfg.GetLinux().GetCgroupParent(),
+		Hostname:       hostname,
+		HostsPath:      filepath.Join(dir, "hosts"),
+		ResolvPath:     filepath.Join(dir, "resolv.conf"),
+		HostnamePath:   filepath.Join(dir, "hostname"),
+		ShmPath:        "/dev/shm",
+	}
+	if !hostNet {
+		sb.NetNS, sb.UTSNS = filepath.Join(dir, "ns", "net"), filepath.Join(dir, "ns", "uts")
+	}
+	if !hostIPC {
+		sb.IPCNS, sb.ShmPath = filepath.Join(dir, "ns", "ipc"), filepath.Join(dir, "shm")
+	}
+	// Durable before any side effect, marked "creating": a crash from here
+	// on is rolled back at the next start (Recover), by these paths.
+	if err := s.sandboxes.Put(sb); err != nil {
+		s.sandboxes.Release(name, id)
+		return "", fmt.Errorf("recording sandbox: %w", err)
+	}
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		// Undo everything, with a fresh context: the request's may be
+		// what expired.
+		cleanCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cur, err := s.sandboxes.Get(id)
+		if err == nil {
+			_, err = s.teardown(cleanCtx, cur)
+		}
+		if err == nil {
+			os.RemoveAll(dir)
+			err = s.sandboxes.Delete(id)
+		}
+		if err != nil {
+			// Parked, visible: a later Stop/Remove (or restart) finishes.
+			log.Error("rolling back a failed RunPodSandbox", "pod_sandbox_id", id, "error", err)
+		}
+	}()
+
+	if err := os.MkdirAll(filepath.Join(dir, "ns"), 0o711); err != nil {
+		return "", err
+	}
+	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
+	// The pod's files live in its volatile directory and are made anew
+	// with it: written whole, but not worth an fsync each.
+	if err := os.WriteFile(sb.ResolvPath, resolvConf(cfg.GetDnsConfig(), hostResolv), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(sb.HostnamePath, []byte(hostname+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	if !hostIPC {
+		if err := os.MkdirAll(sb.ShmPath, 0o1777); err != nil {
+			return "", err
+		}
+		opts := fmt.Sprintf("mode=1777,size=%d", s.opts.Config.Pod.ShmSizeBytes())
+		if err := unix.Mount("shm", sb.ShmPath, "tmpfs", unix.MS_NOEXEC|unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+			return "", fmt.Errorf("mounting the pod's /dev/shm: %w", err)
+		}
+	}
+
+	ns, err := network.CreateNamespaces(network.NamespaceRequest{
+		Dir: filepath.Join(dir, "ns"), Net: !hostNet, IPC: !hostIPC, UTS: !hostNet,
+		Hostname: hostname, Sysctls: cfg.GetLinux().GetSysctls(),
+	})
+	if err != nil {
+		return "", fmt.Errorf("creating pod namespaces: %w", err)
+	}
+	sb.Pinned = ns != (network.Namespaces{})
+
+	if sb.PIDMode == "pod" {
+		// Recorded before the start, so that a failure or crash right
+		// after it still finds the process to end.
+		cg := pauseCgroup(s.opts.CgroupDriver, sb)
+		sb.PauseCgroup = cg.String()
+		sb.PausePID, sb.PauseStart, err = s.startPause(sb)
+		if err != nil {
+			return "", err
+		}
+		if err := s.sandboxes.Put(sb); err != nil {
+			_ = killPause(sb)
+			return "", err
+		}
+		if err := cg.Apply(sb.PausePID); err != nil {
+			return "", err
+		}
+	}
+
+	var ips []string
+	if !hostNet {
+		cniStart := time.Now()
+		att, err := s.opts.CNI.Setup(ctx, cniPod(sb, cfg))
+		if err != nil {
+			return "", fmt.Errorf("setting up the pod network: %w", err)
+		}
+		log.Debug("CNI ADD done", "pod_sandbox_id", id, "network", att.Network, "ips", att.IPs, "duration", time.Since(cniStart))
+		sb.NetworkUp, sb.Network, sb.CNIResult, sb.IPs = true, att.Network, att.Result, att.IPs
+		ips = att.IPs
+	}
+	hosts := hostsFile(hostname, ips)
+	if hostNet {
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = b
+		}
+	}
+	if err := os.WriteFile(sb.HostsPath, hosts, 0o644); err != nil {
+		return "", err
+	}
+
+	sb.State, sb.Reason = store.SandboxReady, ""
+	if err := s.sandboxes.Put(sb); err != nil {
+		return "", fmt.Errorf("recording sandbox: %w", err)
+	}
+	return id, nil
+}
+
+// newID returns a random 64-hex-digit id, like containerd's.
+func newID() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generating an id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
