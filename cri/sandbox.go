@@ -203,11 +203,11 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 		unlock := s.sandboxes.Lock(sb.ID)
 		switch {
 		case sb.Reason == reasonCreating:
-			if sb.NetNS != "" {
-				// The crash may have come during CNI ADD, before the
-				// record said so: DEL is idempotent, so always run it.
-				sb.NetworkUp = true
-			}
+			// The crash may have come in the middle of any step, before
+			// the record said so: releasing namespaces and CNI DEL are
+			// idempotent, so always do both.
+			sb.Pinned = sb.NetNS != "" || sb.IPCNS != "" || sb.UTSNS != ""
+			sb.NetworkUp = sb.NetNS != ""
 			if _, err := s.teardown(ctx, sb); err != nil {
 				log.Warn("rolling back a sandbox whose creation was interrupted", "pod_sandbox_id", sb.ID, "error", err)
 				unlock()

@@ -169,12 +169,10 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 		}
 		// Undo everything, with a fresh context: the request's may be
 		// what expired.
+		// sb, not the stored record, knows every step taken so far.
 		cleanCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cur, err := s.sandboxes.Get(id)
-		if err == nil {
-			_, err = s.teardown(cleanCtx, cur)
-		}
+		_, err := s.teardown(cleanCtx, sb)
 		if err == nil {
 			os.RemoveAll(dir)
 			err = s.sandboxes.Delete(id)

@@ -33,7 +33,10 @@ func podConfig(edit ...func(*runtimeapi.PodSandboxConfig)) *runtimeapi.PodSandbo
 		Metadata: &runtimeapi.PodSandboxMetadata{Name: fmt.Sprintf("pod-%d", n), Namespace: "e2e", Uid: fmt.Sprintf("uid-%d", n)},
 		Hostname: fmt.Sprintf("pod-%d", n),
 		Labels:   map[string]string{"app": "e2e", "n": fmt.Sprint(n)},
-		Linux:    &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{}}},
+		// The kubelet's default; tests that share PIDs ask for POD.
+		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_CONTAINER},
+		}},
 	}
 	for _, e := range edit {
 		e(c)

@@ -1,0 +1,483 @@
+// Package specgen translates a CRI container config, its sandbox and its
+// image into an OCI runtime spec. It does no I/O: everything it needs from
+// the host (device numbers, the image's account files, profiles read from
+// disk) comes in Input, so table tests cover every field.
+package specgen
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/profiles/seccomp"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cgroups"
+	"github.com/cria-runtime/cria/oci/spec"
+)
+
+// Sandbox is what a container takes from its pod.
+type Sandbox struct {
+	ID       string
+	Hostname string
+	// NetNS, IPCNS, UTSNS are pinned namespace files; empty means the
+	// host's namespace.
+	NetNS, IPCNS, UTSNS string
+	// PIDMode is "pod", "container" or "node" (the pod's default); PausePID
+	// holds the pod's PID namespace when the mode is "pod".
+	PIDMode  string
+	PausePID int
+	// CgroupParent is the pod's cgroup_parent.
+	CgroupParent string
+	// Files the pod shares with its containers.
+	HostsPath, ResolvPath, HostnamePath, ShmPath string
+}
+
+// Device is a host device node's facts.
+type Device struct {
+	Type         string // "c" or "b"
+	Major, Minor int64
+	FileMode     uint32
+	UID, GID     uint32
+}
+
+// Input is everything Generate needs.
+type Input struct {
+	ID     string
+	Config *runtimeapi.ContainerConfig
+	// SandboxConfig is the pod's CRI config (for its security context).
+	SandboxConfig *runtimeapi.PodSandboxConfig
+	Sandbox       Sandbox
+	// Image is the image's OCI config.
+	Image ocispec.ImageConfig
+	// Rootfs is the mounted root filesystem's absolute path.
+	Rootfs string
+	// User is the resolved process identity (see ResolveUser).
+	User User
+	// ImageVolumes maps each volume the image declares to the host
+	// directory that backs it.
+	ImageVolumes map[string]string
+	// CgroupDriver is the driver in use.
+	CgroupDriver cgroups.Driver
+	// Devices are host devices by host path: those the config names, and
+	// for a privileged container every device on the host.
+	Devices map[string]Device
+	// AppArmorEnabled tells whether the kernel enforces AppArmor.
+	AppArmorEnabled bool
+	// SeccompLocalhost is the content of the Localhost seccomp profile the
+	// config names, read by the caller from a checked path.
+	SeccompLocalhost []byte
+	// TargetPID is the init pid of the target container for the TARGET
+	// PID namespace mode.
+	TargetPID int
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, errdefs.ErrInvalidArgument)...)
+}
+
+// Generate builds the container's OCI spec.
+//
+// The order is deliberate:
+//  1. the default spec (mounts, capabilities, masked paths);
+//  2. process: args from CRI command/args over the image's entrypoint/cmd;
+//     the image's env first so that the CRI's env overrides it; working
+//     directory from CRI, else image, else "/";
+//  3. identity, then capabilities and privileged (which widen what 1 set);
+//  4. namespaces from the pod;
+//  5. the pod's files, image volumes, then CRI mounts (last, so that they
+//     win at any destination);
+//  6. devices, resources, cgroup path, sysctls;
+//  7. seccomp last: the default profile depends on the final capabilities.
+func Generate(in Input) (*specs.Spec, error) {
+	c := in.Config
+	if c == nil {
+		return nil, invalid("config is required")
+	}
+	lc := c.GetLinux()
+	sc := lc.GetSecurityContext()
+	privileged := sc.GetPrivileged()
+	if privileged && !in.SandboxConfig.GetLinux().GetSecurityContext().GetPrivileged() {
+		return nil, invalid("config.linux.security_context.privileged: the pod is not privileged")
+	}
+	s := spec.Default()
+
+	args, err := Args(c.GetCommand(), c.GetArgs(), in.Image.Entrypoint, in.Image.Cmd)
+	if err != nil {
+		return nil, err
+	}
+	env := make([]string, 0, len(c.GetEnvs()))
+	for i, kv := range c.GetEnvs() {
+		if kv.Key == "" || strings.Contains(kv.Key, "=") {
+			return nil, invalid("config.envs[%d]: %q is not a variable name", i, kv.Key)
+		}
+		env = append(env, kv.Key+"="+string(kv.Value))
+	}
+	cwd := c.GetWorkingDir()
+	if cwd == "" {
+		cwd = in.Image.WorkingDir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	if !path.IsAbs(cwd) {
+		return nil, invalid("config.working_dir %q is not absolute", cwd)
+	}
+	opts := []spec.Opt{
+		spec.WithRootfs(in.Rootfs, sc.GetReadonlyRootfs()),
+		spec.WithArgs(args),
+		spec.WithEnv(in.Image.Env),
+		spec.WithEnv(env),
+		spec.WithCwd(cwd),
+		spec.WithTerminal(c.GetTty()),
+		spec.WithHostname(in.Sandbox.Hostname),
+		spec.WithUser(in.User.UID, in.User.GID, in.User.AdditionalGids),
+		spec.WithNoNewPrivileges(sc.GetNoNewPrivs()),
+		spec.WithAnnotations(c.GetAnnotations()),
+	}
+	caps, err := Capabilities(spec.DefaultCapabilities(), sc.GetCapabilities(), privileged)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, spec.WithCapabilities(caps))
+	if privileged {
+		opts = append(opts, spec.WithMaskedPaths(nil), spec.WithReadonlyPaths(nil), withWritableSysfsAndCgroup)
+	} else {
+		masked, ro := sc.GetMaskedPaths(), sc.GetReadonlyPaths()
+		if len(masked) == 0 {
+			masked = spec.DefaultMaskedPaths()
+		}
+		if len(ro) == 0 {
+			ro = spec.DefaultReadonlyPaths()
+		}
+		opts = append(opts, spec.WithMaskedPaths(masked), spec.WithReadonlyPaths(ro))
+	}
+	nsOpts, err := namespaceOpts(in, sc.GetNamespaceOptions())
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, nsOpts...)
+	if err := spec.Apply(s, opts...); err != nil {
+		return nil, invalid("%v", err)
+	}
+
+	mounts, err := Mounts(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := spec.Apply(s, spec.WithMounts(mounts...)); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if err := applyDevices(s, in, privileged); err != nil {
+		return nil, err
+	}
+	res := cgroups.ToOCI(lc.GetResources())
+	opts = []spec.Opt{
+		spec.WithResources(res),
+		spec.WithCgroupsPath(cgroups.ContainerPath(in.CgroupDriver, in.Sandbox.CgroupParent, in.ID)),
+	}
+	if lc.GetResources() != nil && lc.GetResources().OomScoreAdj != 0 {
+		opts = append(opts, spec.WithOOMScoreAdj(int(lc.GetResources().OomScoreAdj)))
+	}
+	if err := spec.Apply(s, opts...); err != nil {
+		return nil, invalid("%v", err)
+	}
+
+	if err := applyAppArmor(s, sc, in.AppArmorEnabled, privileged); err != nil {
+		return nil, err
+	}
+	if err := applySeccomp(s, sc, in.SeccompLocalhost, privileged); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Args merges the CRI's command and args with the image's entrypoint and
+// cmd as Kubernetes defines it: command replaces the entrypoint (and then
+// the image's cmd is not used); args replace the cmd.
+func Args(command, args, entrypoint, cmd []string) ([]string, error) {
+	var out []string
+	switch {
+	case len(command) > 0:
+		out = append(append(out, command...), args...)
+	case len(args) > 0:
+		out = append(append(out, entrypoint...), args...)
+	default:
+		out = append(append(out, entrypoint...), cmd...)
+	}
+	if len(out) == 0 {
+		return nil, invalid("config.command: none given and the image has no entrypoint or cmd")
+	}
+	return out, nil
+}
+
+// Capabilities applies CRI's add and drop lists (with "ALL" in either) to
+// base. Privileged containers get every capability.
+func Capabilities(base []string, c *runtimeapi.Capability, privileged bool) ([]string, error) {
+	if privileged {
+		return allCapabilities(), nil
+	}
+	norm := func(list []string, field string) ([]string, bool, error) {
+		var out []string
+		all := false
+		for _, cp := range list {
+			cp = strings.ToUpper(cp)
+			if cp == "ALL" {
+				all = true
+				continue
+			}
+			if !strings.HasPrefix(cp, "CAP_") {
+				cp = "CAP_" + cp
+			}
+			if !knownCapability(cp) {
+				return nil, false, invalid("config.linux.security_context.capabilities.%s: unknown capability %q", field, cp)
+			}
+			out = append(out, cp)
+		}
+		return out, all, nil
+	}
+	add, addAll, err := norm(c.GetAddCapabilities(), "add_capabilities")
+	if err != nil {
+		return nil, err
+	}
+	drop, dropAll, err := norm(c.GetDropCapabilities(), "drop_capabilities")
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	if !dropAll {
+		for _, cp := range base {
+			set[cp] = true
+		}
+	}
+	if addAll {
+		for _, cp := range allCapabilities() {
+			set[cp] = true
+		}
+	}
+	for _, cp := range add {
+		set[cp] = true
+	}
+	if !addAll {
+		for _, cp := range drop {
+			delete(set, cp)
+		}
+	}
+	out := make([]string, 0, len(set))
+	for cp := range set {
+		out = append(out, cp)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// withWritableSysfsAndCgroup is what CRI asks for privileged containers.
+func withWritableSysfsAndCgroup(s *specs.Spec) error {
+	for i := range s.Mounts {
+		if s.Mounts[i].Destination == "/sys" || s.Mounts[i].Destination == "/sys/fs/cgroup" {
+			opts := s.Mounts[i].Options[:0:0]
+			for _, o := range s.Mounts[i].Options {
+				if o != "ro" {
+					opts = append(opts, o)
+				}
+			}
+			s.Mounts[i].Options = append(opts, "rw")
+		}
+	}
+	return nil
+}
+
+func namespaceOpts(in Input, ns *runtimeapi.NamespaceOption) ([]spec.Opt, error) {
+	var opts []spec.Opt
+	for _, n := range []struct {
+		t    specs.LinuxNamespaceType
+		path string
+	}{{specs.NetworkNamespace, in.Sandbox.NetNS}, {specs.IPCNamespace, in.Sandbox.IPCNS}, {specs.UTSNamespace, in.Sandbox.UTSNS}} {
+		if n.path == "" {
+			opts = append(opts, spec.WithHostNamespace(n.t))
+		} else {
+			opts = append(opts, spec.WithNamespace(n.t, n.path))
+		}
+	}
+	switch ns.GetPid() {
+	case runtimeapi.NamespaceMode_NODE:
+		opts = append(opts, spec.WithHostNamespace(specs.PIDNamespace))
+	case runtimeapi.NamespaceMode_POD:
+		if in.Sandbox.PIDMode != "pod" || in.Sandbox.PausePID == 0 {
+			return nil, invalid("config.linux.security_context.namespace_options.pid: POD, but the pod has no shared PID namespace")
+		}
+		opts = append(opts, spec.WithNamespace(specs.PIDNamespace, fmt.Sprintf("/proc/%d/ns/pid", in.Sandbox.PausePID)))
+	case runtimeapi.NamespaceMode_TARGET:
+		if in.TargetPID == 0 {
+			return nil, invalid("config.linux.security_context.namespace_options.target_id: the target container is not running")
+		}
+		opts = append(opts, spec.WithNamespace(specs.PIDNamespace, fmt.Sprintf("/proc/%d/ns/pid", in.TargetPID)))
+	default:
+		opts = append(opts, spec.WithNamespace(specs.PIDNamespace, ""))
+	}
+	return opts, nil
+}
+
+// Mounts returns the container's mounts: the pod's files and /dev/shm,
+// the image's volumes, then the CRI's mounts (which win).
+func Mounts(in Input) ([]specs.Mount, error) {
+	var out []specs.Mount
+	bind := func(src, dst string, ro bool) specs.Mount {
+		opts := []string{"rbind", "rprivate"}
+		if ro {
+			opts = append(opts, "ro")
+		} else {
+			opts = append(opts, "rw")
+		}
+		return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}
+	}
+	criDests := map[string]bool{}
+	for _, m := range in.Config.GetMounts() {
+		criDests[path.Clean(m.ContainerPath)] = true
+	}
+	sb := in.Sandbox
+	for _, f := range []struct{ src, dst string }{
+		{sb.HostsPath, "/etc/hosts"}, {sb.ResolvPath, "/etc/resolv.conf"}, {sb.HostnamePath, "/etc/hostname"}, {sb.ShmPath, "/dev/shm"},
+	} {
+		if f.src != "" && !criDests[f.dst] {
+			ro := in.Config.GetLinux().GetSecurityContext().GetReadonlyRootfs() && f.dst != "/dev/shm"
+			out = append(out, bind(f.src, f.dst, ro))
+		}
+	}
+	vols := make([]string, 0, len(in.ImageVolumes))
+	for dst := range in.ImageVolumes {
+		vols = append(vols, dst)
+	}
+	sort.Strings(vols)
+	for _, dst := range vols {
+		if !criDests[path.Clean(dst)] {
+			out = append(out, bind(in.ImageVolumes[dst], dst, false))
+		}
+	}
+	for i, m := range in.Config.GetMounts() {
+		if !path.IsAbs(m.ContainerPath) {
+			return nil, invalid("config.mounts[%d].container_path %q is not absolute", i, m.ContainerPath)
+		}
+		if !path.IsAbs(m.HostPath) {
+			return nil, invalid("config.mounts[%d].host_path %q is not absolute", i, m.HostPath)
+		}
+		mnt := bind(m.HostPath, m.ContainerPath, m.Readonly)
+		switch m.Propagation {
+		case runtimeapi.MountPropagation_PROPAGATION_PRIVATE:
+		case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
+			mnt.Options[1] = "rslave"
+		case runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL:
+			mnt.Options[1] = "rshared"
+		default:
+			return nil, invalid("config.mounts[%d].propagation %v is unknown", i, m.Propagation)
+		}
+		if m.RecursiveReadOnly {
+			return nil, invalid("config.mounts[%d].recursive_read_only: not supported by this runtime handler", i)
+		}
+		out = append(out, mnt)
+	}
+	return out, nil
+}
+
+func applyDevices(s *specs.Spec, in Input, privileged bool) error {
+	add := func(hostPath, ctrPath, perms string) error {
+		d, ok := in.Devices[hostPath]
+		if !ok {
+			return invalid("device %q is not a device on this host", hostPath)
+		}
+		for _, p := range perms {
+			if !strings.ContainsRune("rwm", p) {
+				return invalid("device %q: permissions %q, want a combination of r, w and m", hostPath, perms)
+			}
+		}
+		mode := os.FileMode(d.FileMode)
+		uid, gid := d.UID, d.GID
+		major, minor := d.Major, d.Minor
+		if err := spec.Apply(s,
+			spec.WithDevices(specs.LinuxDevice{Path: ctrPath, Type: d.Type, Major: major, Minor: minor, FileMode: &mode, UID: &uid, GID: &gid}),
+			spec.WithDeviceRules(specs.LinuxDeviceCgroup{Allow: true, Type: d.Type, Major: &major, Minor: &minor, Access: perms}),
+		); err != nil {
+			return invalid("%v", err)
+		}
+		return nil
+	}
+	if privileged {
+		hostPaths := make([]string, 0, len(in.Devices))
+		for p := range in.Devices {
+			hostPaths = append(hostPaths, p)
+		}
+		sort.Strings(hostPaths)
+		for _, p := range hostPaths {
+			if err := add(p, p, "rwm"); err != nil {
+				return err
+			}
+		}
+		// And every device in the cgroup, as for the host.
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+	}
+	for i, d := range in.Config.GetDevices() {
+		if !path.IsAbs(d.ContainerPath) {
+			return invalid("config.devices[%d].container_path %q is not absolute", i, d.ContainerPath)
+		}
+		perms := d.Permissions
+		if perms == "" {
+			perms = "rwm"
+		}
+		if err := add(d.HostPath, d.ContainerPath, perms); err != nil {
+			return fmt.Errorf("config.devices[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func applyAppArmor(s *specs.Spec, sc *runtimeapi.LinuxContainerSecurityContext, enabled, privileged bool) error {
+	p := sc.GetApparmor()
+	if p == nil || privileged {
+		return nil
+	}
+	switch p.ProfileType {
+	case runtimeapi.SecurityProfile_Unconfined, runtimeapi.SecurityProfile_RuntimeDefault:
+		// Without AppArmor in the kernel the runtime default is no profile.
+		return nil
+	case runtimeapi.SecurityProfile_Localhost:
+		if !enabled {
+			return fmt.Errorf("config.linux.security_context.apparmor: profile %q asked for, but AppArmor is not enabled on this host: %w", p.LocalhostRef, errdefs.ErrFailedPrecondition)
+		}
+		name := strings.TrimPrefix(p.LocalhostRef, "localhost/")
+		if name == "" {
+			return invalid("config.linux.security_context.apparmor.localhost_ref is empty")
+		}
+		s.Process.ApparmorProfile = name
+	}
+	return nil
+}
+
+func applySeccomp(s *specs.Spec, sc *runtimeapi.LinuxContainerSecurityContext, localhost []byte, privileged bool) error {
+	p := sc.GetSeccomp()
+	if privileged || p == nil || p.ProfileType == runtimeapi.SecurityProfile_Unconfined {
+		return nil
+	}
+	var (
+		prof *specs.LinuxSeccomp
+		err  error
+	)
+	switch p.ProfileType {
+	case runtimeapi.SecurityProfile_RuntimeDefault:
+		prof, err = seccomp.GetDefaultProfile(s)
+	case runtimeapi.SecurityProfile_Localhost:
+		if len(localhost) == 0 {
+			return invalid("config.linux.security_context.seccomp.localhost_ref %q: profile is empty", p.LocalhostRef)
+		}
+		prof, err = seccomp.LoadProfile(string(localhost), s)
+	}
+	if err != nil {
+		return invalid("config.linux.security_context.seccomp: %v", err)
+	}
+	s.Linux.Seccomp = prof
+	return nil
+}

@@ -1,0 +1,160 @@
+// Package logfile writes container output in the CRI log format that the
+// kubelet reads:
+//
+//	<RFC3339Nano time> <stream> <tag> <content>\n
+//
+// where stream is "stdout" or "stderr" and tag is "F" for the last (or
+// only) record of a line and "P" for a record that a longer line was cut
+// into. The file can be reopened at its path after the kubelet renamed it
+// (log rotation).
+package logfile
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+// MaxRecord is the longest content one record carries; longer lines are
+// split into "P" records, as containerd and CRI-O do.
+const MaxRecord = 16 << 10
+
+// File is a CRI log file shared by a container's streams. It is safe for
+// concurrent use.
+type File struct {
+	path string
+	now  func() time.Time
+
+	mu sync.Mutex // protects f and buf
+	f  *os.File
+	// buf assembles one record, reused between writes.
+	buf bytes.Buffer
+}
+
+// Open opens (creating, appending) the log file at path.
+func Open(path string) (*File, error) {
+	f, err := openAppend(path)
+	if err != nil {
+		return nil, err
+	}
+	return &File{path: path, f: f, now: time.Now}, nil
+}
+
+func openAppend(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("opening container log: %w", err)
+	}
+	return f, nil
+}
+
+// Reopen closes the file and opens its path again, so that after a rename
+// writes go to a new file at the original path. Records are never split
+// across the two files.
+func (l *File) Reopen() error {
+	f, err := openAppend(l.path)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	old := l.f
+	l.f = f
+	l.mu.Unlock()
+	return old.Close()
+}
+
+// Close closes the file.
+func (l *File) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
+}
+
+// writeRecord writes one record in a single write(2), so records of two
+// streams never interleave.
+func (l *File) writeRecord(stream string, partial bool, content []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Reset()
+	l.buf.WriteString(l.now().UTC().Format(time.RFC3339Nano))
+	l.buf.WriteByte(' ')
+	l.buf.WriteString(stream)
+	if partial {
+		l.buf.WriteString(" P ")
+	} else {
+		l.buf.WriteString(" F ")
+	}
+	l.buf.Write(content)
+	l.buf.WriteByte('\n')
+	_, err := l.f.Write(l.buf.Bytes())
+	return err
+}
+
+// Stream turns one output stream ("stdout" or "stderr") into records of l.
+// Write accepts arbitrary chunks; Close flushes a last line that has no
+// newline (as a full record: the stream has ended, so the line has too).
+// A Stream is not safe for concurrent use; each stream has its own.
+type Stream struct {
+	log     *File
+	name    string
+	pending []byte // the start of a line not yet ended by '\n'
+}
+
+// Stream returns the writer for one stream of l.
+func (l *File) Stream(name string) *Stream { return &Stream{log: l, name: name} }
+
+// Write splits p into lines and writes a record for each complete line and
+// for each MaxRecord bytes of a longer one.
+func (s *Stream) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.pending = append(s.pending, p...)
+			p = nil
+		} else {
+			line := p[:i]
+			p = p[i+1:]
+			if len(s.pending) > 0 {
+				line = append(s.pending, line...)
+				s.pending = s.pending[:0]
+			}
+			if err := s.emit(line, true); err != nil {
+				return n - len(p), err
+			}
+			continue
+		}
+		// Cut what has piled up without a newline into partial records.
+		for len(s.pending) >= MaxRecord {
+			if err := s.log.writeRecord(s.name, true, s.pending[:MaxRecord]); err != nil {
+				return n, err
+			}
+			s.pending = append(s.pending[:0], s.pending[MaxRecord:]...)
+		}
+	}
+	return n, nil
+}
+
+// emit writes a complete line as P records of MaxRecord bytes and a last F
+// record.
+func (s *Stream) emit(line []byte, complete bool) error {
+	for len(line) > MaxRecord {
+		if err := s.log.writeRecord(s.name, true, line[:MaxRecord]); err != nil {
+			return err
+		}
+		line = line[MaxRecord:]
+	}
+	return s.log.writeRecord(s.name, !complete, line)
+}
+
+// Close writes any unfinished line as a full record.
+func (s *Stream) Close() error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	line := s.pending
+	s.pending = nil
+	return s.emit(line, true)
+}
