@@ -52,7 +52,8 @@ func ToOCI(r *runtimeapi.LinuxContainerResources) *specs.LinuxResources {
 
 // ContainerPath is the cgroup of a container under parent, in the form
 // each driver expects: a path for cgroupfs, "slice:prefix:name" for
-// systemd.
+// systemd. Without a parent the container's cgroup sits at the top, so
+// that removing it leaves nothing of cria's behind.
 func ContainerPath(d Driver, parent, id string) string {
 	if d == Systemd {
 		if parent == "" {
@@ -60,8 +61,5 @@ func ContainerPath(d Driver, parent, id string) string {
 		}
 		return parent + ":cria:" + id
 	}
-	if parent == "" {
-		parent = "/cria"
-	}
-	return path.Join(parent, "cria-"+id)
+	return path.Join("/", parent, "cria-"+id)
 }

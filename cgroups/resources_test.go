@@ -43,7 +43,7 @@ func TestContainerPath(t *testing.T) {
 		parent, want string
 	}{
 		{Cgroupfs, "/kubepods/besteffort/pod1", "/kubepods/besteffort/pod1/cria-abc"},
-		{Cgroupfs, "", "/cria/cria-abc"},
+		{Cgroupfs, "", "/cria-abc"},
 		{Systemd, "kubepods-besteffort-pod1.slice", "kubepods-besteffort-pod1.slice:cria:abc"},
 		{Systemd, "", "system.slice:cria:abc"},
 	} {

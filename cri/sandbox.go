@@ -199,6 +199,20 @@ func (s *RuntimeService) teardown(ctx context.Context, sb *store.Sandbox) (*stor
 // fully explained.
 func (s *RuntimeService) Recover(ctx context.Context) {
 	log := Logger(ctx)
+	for _, c := range s.containers.List() {
+		unlock := s.containers.Lock(c.ID)
+		if c.Reason == reasonCreating {
+			// A CreateContainer that a crash interrupted.
+			if err := s.destroyContainer(ctx, c); err != nil {
+				log.Warn("rolling back a container whose creation was interrupted", "container_id", c.ID, "error", err)
+			} else {
+				log.Info("rolled back a container whose creation was interrupted", "container_id", c.ID)
+			}
+		} else {
+			s.observe(c)
+		}
+		unlock()
+	}
 	for _, sb := range s.sandboxes.List() {
 		unlock := s.sandboxes.Lock(sb.ID)
 		switch {

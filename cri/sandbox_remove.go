@@ -28,6 +28,14 @@ func (s *RuntimeService) RemovePodSandbox(ctx context.Context, req *runtimeapi.R
 	} else if err != nil {
 		return nil, err
 	}
+	for _, c := range s.podContainers(sb.ID) {
+		unlockC := s.containers.Lock(c.ID)
+		err := s.destroyContainer(ctx, c)
+		unlockC()
+		if err != nil {
+			return nil, fmt.Errorf("removing the pod's container %s: %w", c.ID, err)
+		}
+	}
 	if _, err := s.teardown(ctx, sb); err != nil {
 		return nil, fmt.Errorf("stopping sandbox %s before removal: %w", sb.ID, err)
 	}

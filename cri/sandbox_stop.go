@@ -27,6 +27,15 @@ func (s *RuntimeService) StopPodSandbox(ctx context.Context, req *runtimeapi.Sto
 	} else if err != nil {
 		return nil, err
 	}
+	// The pod's containers first: CRI requires Stop to force them down.
+	for _, c := range s.podContainers(sb.ID) {
+		unlockC := s.containers.Lock(c.ID)
+		_, err := s.stopContainer(ctx, c, 0)
+		unlockC()
+		if err != nil {
+			return nil, err
+		}
+	}
 	if _, err := s.teardown(ctx, sb); err != nil {
 		return nil, err
 	}

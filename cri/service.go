@@ -15,6 +15,7 @@ import (
 	"github.com/cria-runtime/cria/cri/network"
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/image"
+	"github.com/cria-runtime/cria/oci/runtime"
 )
 
 // RuntimeName is what Version reports as the runtime's name.
@@ -32,8 +33,16 @@ type Options struct {
 	Sandboxes *store.Sandboxes
 	// CNI attaches pods to the network.
 	CNI *network.CNI
-	// MonitorPath is the cria-monitor binary (pause program).
+	// MonitorPath is the cria-monitor binary (pause program, monitor).
 	MonitorPath string
+	// Containers holds the container records.
+	Containers *store.Containers
+	// Images provides container root filesystems.
+	Images *image.Service
+	// Runtime is libcontainer, for deleting containers.
+	Runtime *runtime.Runtime
+	// CriaPath is the cria binary, run by monitors as the start helper.
+	CriaPath string
 }
 
 // RuntimeService implements runtimeapi.RuntimeServiceServer.
@@ -43,8 +52,9 @@ type Options struct {
 type RuntimeService struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 
-	opts      Options
-	sandboxes *store.Sandboxes
+	opts       Options
+	sandboxes  *store.Sandboxes
+	containers *store.Containers
 
 	mu sync.Mutex // protects podCIDRs
 	// podCIDRs is what the kubelet last sent through UpdateRuntimeConfig.
@@ -61,7 +71,7 @@ type RuntimeService struct {
 // NewRuntimeService returns a RuntimeService for opts. Call Recover before
 // serving.
 func NewRuntimeService(opts Options) *RuntimeService {
-	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, runs: map[string]*runOp{}, unclaimed: map[string]string{}}
+	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, runs: map[string]*runOp{}, unclaimed: map[string]string{}}
 }
 
 // ImageService implements runtimeapi.ImageServiceServer over image.Service.

@@ -30,6 +30,7 @@ import (
 	"github.com/cria-runtime/cria/cri/network"
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/image"
+	"github.com/cria-runtime/cria/oci/runtime"
 )
 
 // Set by the Makefile through -ldflags -X.
@@ -49,6 +50,17 @@ func main() {
 	// re-executed child must stop here.
 	if reexec.Init() {
 		return
+	}
+	// Hidden modes: libcontainer's container init, and the start helper
+	// that a container's monitor runs.
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case runtime.InitArg:
+			runtime.Init()
+			return
+		case startHelperArg:
+			os.Exit(startHelper(os.Args[2:]))
+		}
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -199,7 +211,19 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	if _, err := os.Stat(monitor); err != nil {
 		return fmt.Errorf("cria-monitor (set monitor_path): %w", err)
 	}
+	containers, errs := store.OpenContainers(filepath.Join(cfg.Root, "containers"))
+	for _, err := range errs {
+		log.Error("unreadable container record", "error", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
 	rt := cri.NewRuntimeService(cri.Options{
+		Containers:   containers,
+		Images:       images,
+		Runtime:      &runtime.Runtime{Root: filepath.Join(cfg.RunRoot, "runc"), Systemd: driver == cgroups.Systemd},
+		CriaPath:     self,
 		Config:       cfg,
 		Version:      version,
 		CgroupDriver: driver,

@@ -308,10 +308,19 @@ func namespaceOpts(in Input, ns *runtimeapi.NamespaceOption) ([]spec.Opt, error)
 	case runtimeapi.NamespaceMode_NODE:
 		opts = append(opts, spec.WithHostNamespace(specs.PIDNamespace))
 	case runtimeapi.NamespaceMode_POD:
-		if in.Sandbox.PIDMode != "pod" || in.Sandbox.PausePID == 0 {
-			return nil, invalid("config.linux.security_context.namespace_options.pid: POD, but the pod has no shared PID namespace")
+		// "The pod's": its shared namespace, the host's if the pod uses
+		// the host's, or, for a pod whose containers do not share, one of
+		// the container's own (what the CRI's zero value means there).
+		switch {
+		case in.Sandbox.PIDMode == "pod" && in.Sandbox.PausePID != 0:
+			opts = append(opts, spec.WithNamespace(specs.PIDNamespace, fmt.Sprintf("/proc/%d/ns/pid", in.Sandbox.PausePID)))
+		case in.Sandbox.PIDMode == "pod":
+			return nil, invalid("config.linux.security_context.namespace_options.pid: POD, but the pod's pause process is gone")
+		case in.Sandbox.PIDMode == "node":
+			opts = append(opts, spec.WithHostNamespace(specs.PIDNamespace))
+		default:
+			opts = append(opts, spec.WithNamespace(specs.PIDNamespace, ""))
 		}
-		opts = append(opts, spec.WithNamespace(specs.PIDNamespace, fmt.Sprintf("/proc/%d/ns/pid", in.Sandbox.PausePID)))
 	case runtimeapi.NamespaceMode_TARGET:
 		if in.TargetPID == 0 {
 			return nil, invalid("config.linux.security_context.namespace_options.target_id: the target container is not running")

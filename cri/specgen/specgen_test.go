@@ -198,7 +198,24 @@ func TestGenerate(t *testing.T) {
 				t.Errorf("pid namespace = %q", p)
 			}
 		}},
-		{name: "pid POD without pause", edit: func(in *Input) { sec(in).NamespaceOptions.Pid = runtimeapi.NamespaceMode_POD }, wantErr: "namespace_options.pid"},
+		{name: "pid POD in a pod that does not share", edit: func(in *Input) { sec(in).NamespaceOptions.Pid = runtimeapi.NamespaceMode_POD },
+			check: func(t *testing.T, s *specs.Spec) {
+				if p, ok := nsOf(s, specs.PIDNamespace); !ok || p != "" {
+					t.Errorf("pid namespace = %q (present %v), want a new one", p, ok)
+				}
+			}},
+		{name: "pid POD in a host-PID pod", edit: func(in *Input) {
+			in.Sandbox.PIDMode = "node"
+			sec(in).NamespaceOptions.Pid = runtimeapi.NamespaceMode_POD
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if _, ok := nsOf(s, specs.PIDNamespace); ok {
+				t.Error("pid namespace present, want the host's")
+			}
+		}},
+		{name: "pid POD whose pause is gone", edit: func(in *Input) {
+			in.Sandbox.PIDMode = "pod"
+			sec(in).NamespaceOptions.Pid = runtimeapi.NamespaceMode_POD
+		}, wantErr: "pause process is gone"},
 		{name: "pid NODE", edit: func(in *Input) { sec(in).NamespaceOptions.Pid = runtimeapi.NamespaceMode_NODE }, check: func(t *testing.T, s *specs.Spec) {
 			if _, ok := nsOf(s, specs.PIDNamespace); ok {
 				t.Error("pid namespace present for host PID")

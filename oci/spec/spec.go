@@ -251,7 +251,6 @@ func WithOOMScoreAdj(v int) Opt {
 	return func(s *specs.Spec) error { s.Process.OOMScoreAdj = &v; return nil }
 }
 
-
 // WithTerminal allocates a terminal for the process.
 func WithTerminal(on bool) Opt {
 	return func(s *specs.Spec) error { s.Process.Terminal = on; return nil }

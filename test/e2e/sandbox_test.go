@@ -234,10 +234,10 @@ func assertNothingLeft(t *testing.T, d *framework.Daemon) {
 			t.Errorf("veth left: %s", i.Name)
 		}
 	}
-	cg, _ := filepath.Glob("/sys/fs/cgroup/*/cria-pause-*")
-	cg2, _ := filepath.Glob("/sys/fs/cgroup/*/*/cria-pause-*")
+	cg, _ := filepath.Glob("/sys/fs/cgroup/*/cria*")
+	cg2, _ := filepath.Glob("/sys/fs/cgroup/*/*/cria-*")
 	if len(cg)+len(cg2) != 0 {
-		t.Errorf("pause cgroups left: %v %v", cg, cg2)
+		t.Errorf("cgroups left: %v %v", cg, cg2)
 	}
 }
 

@@ -204,7 +204,7 @@ func buildBusyboxLayer() (v1.Layer, error) {
 		if a == "busybox" {
 			continue
 		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeLink, Name: "bin/" + a, Linkname: "bin/busybox", ModTime: epoch}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeLink, Name: "bin/" + a, Linkname: "bin/busybox", Mode: 0o755, ModTime: epoch}); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,255 @@
+package cri
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/errdefs"
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"google.golang.org/protobuf/encoding/protojson"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cri/specgen"
+	"github.com/cria-runtime/cria/cri/store"
+	"github.com/cria-runtime/cria/oci/atomicfile"
+	"github.com/cria-runtime/cria/oci/monitor"
+)
+
+// maxProfileSize bounds a Localhost seccomp profile.
+const maxProfileSize = 1 << 20
+
+// CreateContainer makes a container in a ready sandbox: a writable layer on
+// its image, mounted, and the OCI spec that StartContainer starts. Every
+// step is undone if a later one fails.
+func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.CreateContainerRequest) (_ *runtimeapi.CreateContainerResponse, retErr error) {
+	cfg := req.GetConfig()
+	switch {
+	case cfg == nil:
+		return nil, invalid("config is required")
+	case cfg.GetMetadata().GetName() == "":
+		return nil, invalid("config.metadata.name is required")
+	case cfg.GetImage().GetImage() == "":
+		return nil, invalid("config.image.image is required")
+	}
+	sb, err := s.sandboxes.Get(req.GetPodSandboxId())
+	if err != nil {
+		return nil, err
+	}
+	if sb.State != store.SandboxReady {
+		return nil, fmt.Errorf("sandbox %s is not ready: %w", sb.ID, errdefs.ErrFailedPrecondition)
+	}
+	sbCfg := sandboxConfig(sb)
+	logFile, err := logPath(sbCfg.GetLogDirectory(), cfg.GetLogPath())
+	if err != nil {
+		return nil, err
+	}
+	raw, err := protojson.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encoding container config: %w", err)
+	}
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	name := containerName(cfg.GetMetadata(), sbCfg.GetMetadata())
+	if err := s.containers.Reserve(name, id); err != nil {
+		return nil, err
+	}
+	unlock := s.containers.Lock(id)
+	defer unlock()
+	c := &store.Container{
+		ID: id, Name: name, SandboxID: sb.ID, Config: raw, ImageRef: cfg.GetImage().GetImage(),
+		State: store.ContainerCreated, Reason: reasonCreating, CreatedAt: time.Now().UnixNano(),
+		Dir:        filepath.Join(s.opts.Config.RunRoot, "containers", id),
+		VolumesDir: filepath.Join(s.opts.Config.Root, "volumes", id),
+		LogPath:    logFile,
+	}
+	if c.LogPath == "" {
+		c.LogPath = filepath.Join(c.Dir, "output.log")
+	}
+	// Durable before any side effect; a crash from here on is rolled back
+	// at the next start.
+	if err := s.containers.Put(c); err != nil {
+		s.containers.Release(name, id)
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			if err := s.destroyContainer(context.WithoutCancel(ctx), c); err != nil {
+				Logger(ctx).Error("rolling back a failed CreateContainer", "container_id", id, "error", err)
+			}
+		}
+	}()
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	rootfs, err := s.opts.Images.CreateRootfs(ctx, id, cfg.GetImage().GetImage())
+	if err != nil {
+		return nil, err
+	}
+	c.Rootfs, c.ImageID = rootfs.Path, rootfs.Image.ID
+	imgCfg := rootfs.Image.Config.Config
+	c.StopSignal = imgCfg.StopSignal
+	if sig := cfg.GetStopSignal(); sig != runtimeapi.Signal_SIGNAL_RUNTIME_DEFAULT {
+		c.StopSignal = strings.TrimPrefix(sig.String(), "SIGNAL_") // "SIGNAL_SIGTERM" → "SIGTERM"
+	}
+	if err := s.containers.Put(c); err != nil {
+		return nil, err
+	}
+
+	in, err := s.specInput(c, cfg, sb, sbCfg, imgCfg.User, imgCfg.Volumes)
+	if err != nil {
+		return nil, err
+	}
+	in.Image = imgCfg
+	spec, err := specgen.Generate(in)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(c.Dir, monitor.SpecFile), b, 0o600); err != nil {
+		return nil, err
+	}
+	if logFile != "" {
+		if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
+			return nil, fmt.Errorf("creating the log directory: %w", err)
+		}
+	}
+	c.Reason = ""
+	if err := s.containers.Put(c); err != nil {
+		return nil, err
+	}
+	return &runtimeapi.CreateContainerResponse{ContainerId: id}, nil
+}
+
+// specInput gathers the host facts specgen needs: the image's accounts,
+// devices, a Localhost seccomp profile, image volume directories.
+func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.ContainerConfig, sb *store.Sandbox, sbCfg *runtimeapi.PodSandboxConfig, imageUser string, volumes map[string]struct{}) (specgen.Input, error) {
+	sc := cfg.GetLinux().GetSecurityContext()
+	passwd, _ := readInRootfs(c.Rootfs, "/etc/passwd")
+	group, _ := readInRootfs(c.Rootfs, "/etc/group")
+	user, err := specgen.ResolveUser(specgen.UserRequest{
+		Security: sc, ImageUser: imageUser, Passwd: passwd, Group: group,
+		PodSupplemental: sbCfg.GetLinux().GetSecurityContext().GetSupplementalGroups(),
+	})
+	if err != nil {
+		return specgen.Input{}, err
+	}
+	in := specgen.Input{
+		ID: c.ID, Config: cfg, SandboxConfig: sbCfg, Rootfs: c.Rootfs, User: user,
+		CgroupDriver: s.opts.CgroupDriver, Devices: map[string]specgen.Device{},
+		Sandbox: specgen.Sandbox{
+			ID: sb.ID, Hostname: sb.Hostname, NetNS: sb.NetNS, IPCNS: sb.IPCNS, UTSNS: sb.UTSNS,
+			PIDMode: sb.PIDMode, PausePID: sb.PausePID, CgroupParent: sb.CgroupParent,
+			HostsPath: sb.HostsPath, ResolvPath: sb.ResolvPath, HostnamePath: sb.HostnamePath, ShmPath: sb.ShmPath,
+		},
+	}
+	paths := make([]string, 0, len(cfg.GetDevices()))
+	for _, d := range cfg.GetDevices() {
+		paths = append(paths, d.HostPath)
+	}
+	if sc.GetPrivileged() {
+		paths = append(paths, hostDevices()...)
+	}
+	for _, p := range paths {
+		if d, ok := deviceAt(p); ok {
+			in.Devices[p] = d
+		}
+	}
+	if p := sc.GetSeccomp(); p.GetProfileType() == runtimeapi.SecurityProfile_Localhost {
+		ref := p.GetLocalhostRef()
+		if !filepath.IsAbs(ref) || filepath.Clean(ref) != ref {
+			return specgen.Input{}, invalid("config.linux.security_context.seccomp.localhost_ref %q must be a clean absolute path", ref)
+		}
+		f, err := os.Open(ref)
+		if err != nil {
+			return specgen.Input{}, invalid("config.linux.security_context.seccomp.localhost_ref: %v", err)
+		}
+		in.SeccompLocalhost, err = io.ReadAll(io.LimitReader(f, maxProfileSize+1))
+		f.Close()
+		if err != nil || len(in.SeccompLocalhost) > maxProfileSize {
+			return specgen.Input{}, invalid("config.linux.security_context.seccomp.localhost_ref %q: unreadable or larger than 1 MiB", ref)
+		}
+	}
+	if len(volumes) > 0 {
+		in.ImageVolumes = map[string]string{}
+		dsts := make([]string, 0, len(volumes))
+		for v := range volumes {
+			dsts = append(dsts, v)
+		}
+		sort.Strings(dsts)
+		for i, v := range dsts {
+			dir := filepath.Join(c.VolumesDir, fmt.Sprint(i))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return specgen.Input{}, err
+			}
+			in.ImageVolumes[v] = dir
+		}
+	}
+	return in, nil
+}
+
+// readInRootfs reads a file of the container's root filesystem without
+// following symlinks out of it. Missing files read as empty.
+func readInRootfs(rootfs, p string) ([]byte, error) {
+	full, err := securejoin.SecureJoin(rootfs, p)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(full)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// deviceAt describes the device node at p.
+func deviceAt(p string) (specgen.Device, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		return specgen.Device{}, false
+	}
+	var typ string
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFCHR:
+		typ = "c"
+	case syscall.S_IFBLK:
+		typ = "b"
+	default:
+		return specgen.Device{}, false
+	}
+	return specgen.Device{
+		Type: typ, Major: int64(st.Rdev >> 8 & 0xfff), Minor: int64(st.Rdev&0xff | st.Rdev>>12&0xfff00),
+		FileMode: st.Mode & 0o7777, UID: st.Uid, GID: st.Gid,
+	}, true
+}
+
+// hostDevices lists the host's device nodes for a privileged container.
+func hostDevices() []string {
+	var out []string
+	_ = filepath.WalkDir("/dev", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && (p == "/dev/pts" || p == "/dev/shm" || p == "/dev/mqueue") {
+			return filepath.SkipDir
+		}
+		if d.Type()&os.ModeDevice != 0 && !strings.HasPrefix(p, "/dev/console") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}

@@ -1,0 +1,62 @@
+package cri
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"google.golang.org/grpc"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// ListContainers lists containers, filtered by id (or prefix), state,
+// sandbox and label selector.
+func (s *RuntimeService) ListContainers(ctx context.Context, req *runtimeapi.ListContainersRequest) (*runtimeapi.ListContainersResponse, error) {
+	return &runtimeapi.ListContainersResponse{Containers: s.listContainers(req.GetFilter())}, nil
+}
+
+// StreamContainers answers as ListContainers does, in batches.
+func (s *RuntimeService) StreamContainers(req *runtimeapi.StreamContainersRequest, stream grpc.ServerStreamingServer[runtimeapi.StreamContainersResponse]) error {
+	return sendBatches(s.listContainers(req.GetFilter()), func(batch []*runtimeapi.Container) error {
+		return stream.Send(&runtimeapi.StreamContainersResponse{Containers: batch})
+	})
+}
+
+func (s *RuntimeService) listContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
+	var out []*runtimeapi.Container
+	for _, c := range s.containers.List() {
+		if f.GetId() != "" && !strings.HasPrefix(c.ID, f.GetId()) {
+			continue
+		}
+		if f.GetPodSandboxId() != "" && !strings.HasPrefix(c.SandboxID, f.GetPodSandboxId()) {
+			continue
+		}
+		if cur, err := s.lockedContainer(c.ID); err == nil {
+			c = cur
+		}
+		state := containerState(c)
+		if f.GetState() != nil && f.GetState().GetState() != state {
+			continue
+		}
+		cfg := containerConfig(c)
+		if !labelsMatch(cfg.GetLabels(), f.GetLabelSelector()) {
+			continue
+		}
+		out = append(out, &runtimeapi.Container{
+			Id:           c.ID,
+			PodSandboxId: c.SandboxID,
+			Metadata:     cfg.GetMetadata(),
+			Image:        &runtimeapi.ImageSpec{Image: c.ImageRef},
+			ImageRef:     c.ImageID,
+			ImageId:      c.ImageID,
+			State:        state,
+			CreatedAt:    c.CreatedAt,
+			Labels:       cfg.GetLabels(),
+			Annotations:  cfg.GetAnnotations(),
+		})
+	}
+	return out
+}
+
+func readFile(dir, name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }

@@ -1,0 +1,69 @@
+package store
+
+import "encoding/json"
+
+// ContainerState is a container's state.
+//
+//	CreateContainer ──▶ created ── StartContainer ──▶ running ──▶ exited ── RemoveContainer ──▶ (gone)
+//	                       │                                        ▲
+//	                       └──────────── start failed ──────────────┘
+//
+// running becomes exited when the monitor's exit record appears (read by
+// the daemon whenever it looks), or when the monitor is gone without one
+// (reason "Unknown", as after a reboot).
+type ContainerState string
+
+const (
+	ContainerCreated ContainerState = "created"
+	ContainerRunning ContainerState = "running"
+	ContainerExited  ContainerState = "exited"
+)
+
+// Container is the durable record of a container.
+type Container struct {
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	SandboxID string          `json:"sandbox_id"`
+	Config    json.RawMessage `json:"config"` // CRI ContainerConfig, as protojson
+	// ImageRef is the image as the config named it; ImageID its id.
+	ImageRef string `json:"image_ref"`
+	ImageID  string `json:"image_id"`
+
+	State ContainerState `json:"state"`
+	// Reason and Message explain an exit (Completed, Error, OOMKilled,
+	// StartError, Unknown) or a create in progress ("creating").
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+
+	CreatedAt  int64 `json:"created_at"`
+	StartedAt  int64 `json:"started_at,omitempty"`
+	FinishedAt int64 `json:"finished_at,omitempty"`
+	ExitCode   int32 `json:"exit_code"`
+
+	// Dir is the run directory (spec, monitor files); Rootfs the mounted
+	// root filesystem; VolumesDir holds the image's volumes.
+	Dir        string `json:"dir"`
+	Rootfs     string `json:"rootfs,omitempty"`
+	VolumesDir string `json:"volumes_dir,omitempty"`
+	LogPath    string `json:"log_path"`
+	StopSignal string `json:"stop_signal"`
+
+	// Pid and PidStart identify the init; MonitorPid and MonitorStart its
+	// monitor (start times in clock ticks, against pid reuse).
+	Pid          int    `json:"pid,omitempty"`
+	PidStart     uint64 `json:"pid_start,omitempty"`
+	MonitorPid   int    `json:"monitor_pid,omitempty"`
+	MonitorStart uint64 `json:"monitor_start,omitempty"`
+}
+
+func (c *Container) recordID() string   { return c.ID }
+func (c *Container) recordName() string { return c.Name }
+func (c *Container) recordTime() int64  { return c.CreatedAt }
+
+// Containers holds every container record.
+type Containers = Store[Container, *Container]
+
+// OpenContainers loads every container record under dir (see Open).
+func OpenContainers(dir string) (*Containers, []error) {
+	return Open[Container](dir, "container", "container.json")
+}

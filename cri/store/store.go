@@ -1,0 +1,235 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/cria-runtime/cria/oci/atomicfile"
+)
+
+// record is what a Store keeps: a pointer to a JSON-serialisable struct
+// with an id, a reserved name and a creation time.
+type record[T any] interface {
+	*T
+	recordID() string
+	recordName() string
+	recordTime() int64
+}
+
+// Store holds records of one kind, in memory and on disk under dir (one
+// directory per id holding file). Published records are never mutated in
+// place: readers get copies.
+type Store[T any, P record[T]] struct {
+	dir, kind, file string
+
+	mu    sync.RWMutex      // protects byID and names
+	byID  map[string]P      // published records
+	names map[string]string // reserved name → id
+
+	opMu  sync.Mutex             // protects opLks
+	opLks map[string]*sync.Mutex // per-id operation locks
+}
+
+// Open loads every record under dir. Records that cannot be read are
+// returned as errors and left on disk, never deleted; a directory without
+// a record (a create that died before its first write) is removed.
+func Open[T any, P record[T]](dir, kind, file string) (*Store[T, P], []error) {
+	s := &Store[T, P]{dir: dir, kind: kind, file: file, byID: map[string]P{}, names: map[string]string{}, opLks: map[string]*sync.Mutex{}}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return s, []error{err}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return s, []error{err}
+	}
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), file))
+		if errors.Is(err, os.ErrNotExist) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r := P(new(T))
+		if err := json.Unmarshal(b, r); err != nil || r.recordID() != e.Name() {
+			errs = append(errs, fmt.Errorf("%s record %s is unreadable: %v", kind, e.Name(), err))
+			continue
+		}
+		s.byID[r.recordID()] = r
+		s.names[r.recordName()] = r.recordID()
+	}
+	return s, errs
+}
+
+// clone deep-copies a record through its JSON form.
+func clone[T any, P record[T]](r P) P {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(fmt.Sprintf("record does not marshal: %v", err))
+	}
+	c := P(new(T))
+	if err := json.Unmarshal(b, c); err != nil {
+		panic(fmt.Sprintf("record does not unmarshal: %v", err))
+	}
+	return c
+}
+
+// Lock serialises operations on one id; call the returned function to
+// unlock.
+func (s *Store[T, P]) Lock(id string) func() {
+	s.opMu.Lock()
+	m := s.opLks[id]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.opLks[id] = m
+	}
+	s.opMu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// Reserve claims name for id. If another record holds it, the error (class
+// AlreadyExists) names the holder.
+func (s *Store[T, P]) Reserve(name, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if holder, ok := s.names[name]; ok && holder != id {
+		return fmt.Errorf("%s name %q is reserved by %s %s; remove it first: %w", s.kind, name, s.kind, holder, errdefs.ErrAlreadyExists)
+	}
+	s.names[name] = id
+	return nil
+}
+
+// HolderOf returns the id that holds name, if any.
+func (s *Store[T, P]) HolderOf(name string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.names[name]
+	return id, ok
+}
+
+// Release frees name if id holds it.
+func (s *Store[T, P]) Release(name, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.names[name] == id {
+		delete(s.names, name)
+	}
+}
+
+// Put writes r durably, then publishes a copy. The caller holds Lock(id).
+func (s *Store[T, P]) Put(r P) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(s.dir, r.recordID())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, s.file), b, 0o600); err != nil {
+		return err
+	}
+	c := clone[T, P](r)
+	s.mu.Lock()
+	s.byID[r.recordID()] = c
+	s.names[r.recordName()] = r.recordID()
+	s.mu.Unlock()
+	return nil
+}
+
+// Update applies fn to a copy of the record, writes it durably and then
+// publishes it; if fn or the write fails nothing changes. The caller holds
+// Lock(id).
+func (s *Store[T, P]) Update(id string, fn func(P) error) (P, error) {
+	cur, err := s.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(cur); err != nil {
+		return nil, err
+	}
+	if err := s.Put(cur); err != nil {
+		return nil, err
+	}
+	return clone[T, P](cur), nil
+}
+
+// Delete removes the record durably and frees its name. The caller holds
+// Lock(id).
+func (s *Store[T, P]) Delete(id string) error {
+	s.mu.RLock()
+	r := s.byID[id]
+	s.mu.RUnlock()
+	if r == nil {
+		return nil
+	}
+	if err := os.RemoveAll(filepath.Join(s.dir, id)); err != nil {
+		return err
+	}
+	if err := atomicfile.SyncDir(s.dir); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.byID, id)
+	if s.names[r.recordName()] == id {
+		delete(s.names, r.recordName())
+	}
+	s.mu.Unlock()
+	s.opMu.Lock()
+	delete(s.opLks, id)
+	s.opMu.Unlock()
+	return nil
+}
+
+// Get returns a copy of the record with this id, or with this unique id
+// prefix. Unknown ids are errdefs.ErrNotFound.
+func (s *Store[T, P]) Get(id string) (P, error) {
+	if id == "" {
+		return nil, fmt.Errorf("%s id is empty: %w", s.kind, errdefs.ErrInvalidArgument)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if r, ok := s.byID[id]; ok {
+		return clone[T, P](r), nil
+	}
+	var found P
+	for full, r := range s.byID {
+		if strings.HasPrefix(full, id) {
+			if found != nil {
+				return nil, fmt.Errorf("%s id prefix %q is ambiguous: %w", s.kind, id, errdefs.ErrInvalidArgument)
+			}
+			found = r
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%s %q: %w", s.kind, id, errdefs.ErrNotFound)
+	}
+	return clone[T, P](found), nil
+}
+
+// List returns copies of every record, oldest first.
+func (s *Store[T, P]) List() []P {
+	s.mu.RLock()
+	out := make([]P, 0, len(s.byID))
+	for _, r := range s.byID {
+		out = append(out, clone[T, P](r))
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].recordTime() < out[j].recordTime() })
+	return out
+}

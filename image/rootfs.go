@@ -1,0 +1,73 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/containerd/errdefs"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/storage"
+)
+
+// Rootfs is a container's writable root filesystem on top of its image.
+type Rootfs struct {
+	// Path is where it is mounted.
+	Path string
+	// Image is the image it is made from.
+	Image *Image
+}
+
+// CreateRootfs makes a writable layer for container id on top of the image
+// that ref names, and mounts it. An image that is not in the store is
+// ErrNotFound. On failure nothing is left.
+func (s *Service) CreateRootfs(ctx context.Context, id, ref string) (_ *Rootfs, retErr error) {
+	simg, err := s.resolve(ref)
+	if err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) {
+			return nil, fmt.Errorf("image %q is not pulled: %w", ref, errdefs.ErrNotFound)
+		}
+		return nil, err
+	}
+	img, err := s.describe(ctx, simg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.CreateContainer(id, nil, simg.ID, "", "", nil); err != nil {
+		return nil, fmt.Errorf("creating the container's layer: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			_ = s.RemoveRootfs(id)
+		}
+	}()
+	p, err := s.store.Mount(id, "")
+	if err != nil {
+		return nil, fmt.Errorf("mounting the container's root filesystem: %w", err)
+	}
+	return &Rootfs{Path: p, Image: img}, nil
+}
+
+// RemoveRootfs unmounts and deletes container id's layer. Removing what is
+// gone succeeds.
+func (s *Service) RemoveRootfs(id string) error {
+	if _, err := s.store.Container(id); errors.Is(err, storage.ErrContainerUnknown) || errors.Is(err, storage.ErrNotAContainer) {
+		return nil // never made, or already deleted
+	}
+	if _, err := s.store.Unmount(id, true); err != nil && !errors.Is(err, storage.ErrContainerUnknown) && !errors.Is(err, storage.ErrLayerUnknown) {
+		return fmt.Errorf("unmounting the root filesystem of %s: %w", id, err)
+	}
+	if err := s.store.DeleteContainer(id); err != nil && !errors.Is(err, storage.ErrContainerUnknown) {
+		return fmt.Errorf("deleting the layer of %s: %w", id, err)
+	}
+	return nil
+}
+
+// ImageConfig returns the OCI config of a stored image by id.
+func (s *Service) ImageConfig(ctx context.Context, id string) (*ocispec.Image, error) {
+	img, err := s.Status(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return img.Config, nil
+}

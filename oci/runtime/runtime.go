@@ -1,0 +1,123 @@
+// Package runtime is cria's only importer of runc's libcontainer: it
+// creates and starts containers (in the short-lived start helper), and
+// deletes and updates them (in the daemon). libcontainer is not a stable
+// API, so it stays behind this package; its state directory is never
+// cria's record of truth. Paths given to it are absolute.
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	// Device cgroup rules, or every start fails with "cgroup manager is
+	// not configured to set device rules".
+	_ "github.com/opencontainers/cgroups/devices"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	// The C constructor that sets up namespaces in `cria init`.
+	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// InitArg is the first argument with which libcontainer re-executes the
+// binary as a container's init.
+const InitArg = "init"
+
+// Init is the container init's entry point; it does not return.
+func Init() { libcontainer.Init() }
+
+// Runtime manages containers whose libcontainer state lives under Root.
+type Runtime struct {
+	// Root is libcontainer's state directory, e.g. /run/cria/runc.
+	Root string
+	// Systemd selects the systemd cgroup driver.
+	Systemd bool
+}
+
+// Start creates the container id from spec and starts its process with
+// the given stdio, then returns the init's pid. The caller (the start
+// helper) may exit right after: the init is re-parented to the nearest
+// child subreaper, the container's monitor. On failure nothing is left.
+func (r *Runtime) Start(id string, spec *specs.Spec, stdin, stdout, stderr *os.File) (pid int, retErr error) {
+	if !filepath.IsAbs(r.Root) || !filepath.IsAbs(spec.Root.Path) {
+		return 0, errors.New("libcontainer root and rootfs must be absolute paths")
+	}
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName:       id,
+		UseSystemdCgroup: r.Systemd,
+		Spec:             spec,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("converting the spec: %w", err)
+	}
+	c, err := libcontainer.Create(r.Root, id, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("creating container: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			_ = c.Destroy()
+		}
+	}()
+	p := process(spec.Process)
+	p.Init = true
+	p.Stdin, p.Stdout, p.Stderr = stdin, stdout, stderr
+	if err := c.Run(p); err != nil {
+		return 0, fmt.Errorf("starting container: %w", err)
+	}
+	return p.Pid()
+}
+
+// process turns the spec's process into libcontainer's, as runc does.
+func process(p *specs.Process) *libcontainer.Process {
+	lp := &libcontainer.Process{
+		Args:            p.Args,
+		Env:             p.Env,
+		UID:             int(p.User.UID),
+		GID:             int(p.User.GID),
+		Cwd:             p.Cwd,
+		NoNewPrivileges: &p.NoNewPrivileges,
+		AppArmorProfile: p.ApparmorProfile,
+	}
+	if c := p.Capabilities; c != nil {
+		lp.Capabilities = &configs.Capabilities{
+			Bounding: c.Bounding, Effective: c.Effective, Inheritable: c.Inheritable, Permitted: c.Permitted, Ambient: c.Ambient,
+		}
+	}
+	for _, g := range p.User.AdditionalGids {
+		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
+	}
+	return lp
+}
+
+// Delete kills whatever is left of the container, removes its cgroup and
+// libcontainer's state. Deleting an unknown container succeeds.
+func (r *Runtime) Delete(id string) error {
+	c, err := libcontainer.Load(r.Root, id)
+	if errors.Is(err, libcontainer.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("loading container %s: %w", id, err)
+	}
+	if err := c.Destroy(); err != nil {
+		return fmt.Errorf("destroying container %s: %w", id, err)
+	}
+	return nil
+}
+
+// CgroupPaths returns the container's cgroup directories by subsystem.
+func (r *Runtime) CgroupPaths(id string) (map[string]string, error) {
+	c, err := libcontainer.Load(r.Root, id)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.State()
+	if err != nil {
+		return nil, err
+	}
+	return st.CgroupPaths, nil
+}

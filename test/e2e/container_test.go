@@ -1,0 +1,416 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/test/framework"
+)
+
+// containerEnv is a daemon with a bridge network, the busybox test image
+// pulled as registry.k8s.io/e2e-test-images/busybox:1.29-2, and one ready
+// pod whose logs go to a directory of the test's.
+type containerEnv struct {
+	d      *framework.Daemon
+	pod    string
+	podCfg *runtimeapi.PodSandboxConfig
+	logDir string
+}
+
+const busybox = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
+
+func newContainerEnv(t *testing.T, edit ...func(*runtimeapi.PodSandboxConfig)) *containerEnv {
+	t.Helper()
+	reg := framework.StartRegistry(t)
+	reg.Push(t, "e2e-test-images/busybox:1.29-2", framework.BuildImage(t, framework.ImageSpec{Cmd: []string{"sh"}}))
+	d := framework.StartDaemon(t, framework.WithBridgeNetwork(), framework.WithRegistriesConf(reg.MirrorConf("registry.k8s.io")))
+	mustPull(t, d, busybox)
+	e := &containerEnv{d: d, logDir: filepath.Join(d.Dir, "pod-logs")}
+	e.podCfg = podConfig(append([]func(*runtimeapi.PodSandboxConfig){func(c *runtimeapi.PodSandboxConfig) { c.LogDirectory = e.logDir }}, edit...)...)
+	e.pod = runPod(t, d, e.podCfg)
+	t.Cleanup(func() {
+		// Removing the pod removes its containers; then nothing may be left.
+		if _, err := d.Runtime.StopPodSandbox(ctxT(t), &runtimeapi.StopPodSandboxRequest{PodSandboxId: e.pod}); err != nil {
+			t.Errorf("StopPodSandbox: %v", err)
+		}
+		if _, err := d.Runtime.RemovePodSandbox(ctxT(t), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: e.pod}); err != nil {
+			t.Errorf("RemovePodSandbox: %v", err)
+		}
+		if list, _ := d.Runtime.ListContainers(ctxT(t), &runtimeapi.ListContainersRequest{}); len(list.GetContainers()) != 0 {
+			t.Errorf("containers left after the pod was removed: %v", list.GetContainers())
+		}
+		assertNothingLeft(t, d)
+	})
+	return e
+}
+
+var ctrCounter int
+
+func (e *containerEnv) create(t *testing.T, edit func(*runtimeapi.ContainerConfig)) string {
+	t.Helper()
+	ctrCounter++
+	cfg := &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: fmt.Sprintf("c%d", ctrCounter)},
+		Image:    &runtimeapi.ImageSpec{Image: busybox},
+		LogPath:  fmt.Sprintf("c%d/0.log", ctrCounter),
+		Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_CONTAINER},
+		}},
+	}
+	if edit != nil {
+		edit(cfg)
+	}
+	resp, err := e.d.Runtime.CreateContainer(ctxT(t), &runtimeapi.CreateContainerRequest{PodSandboxId: e.pod, Config: cfg, SandboxConfig: e.podCfg})
+	if err != nil {
+		t.Fatalf("CreateContainer: %v", err)
+	}
+	return resp.ContainerId
+}
+
+func (e *containerEnv) start(t *testing.T, id string) {
+	t.Helper()
+	if _, err := e.d.Runtime.StartContainer(ctxT(t), &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+}
+
+func (e *containerEnv) status(t *testing.T, id string) *runtimeapi.ContainerStatus {
+	t.Helper()
+	resp, err := e.d.Runtime.ContainerStatus(ctxT(t), &runtimeapi.ContainerStatusRequest{ContainerId: id})
+	if err != nil {
+		t.Fatalf("ContainerStatus: %v", err)
+	}
+	return resp.Status
+}
+
+// waitExited waits for the container to exit and returns its status.
+func (e *containerEnv) waitExited(t *testing.T, id string) *runtimeapi.ContainerStatus {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := e.status(t, id)
+		if st.State == runtimeapi.ContainerState_CONTAINER_EXITED {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s still %v after 30s", id, st.State)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var criLogLine = regexp.MustCompile(`^(\S+) (stdout|stderr) (P|F) (.*)$`)
+
+// logRecords reads a CRI log file as "stream tag content" records,
+// checking each timestamp.
+func logRecords(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading log: %v", err)
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		if l == "" {
+			continue
+		}
+		m := criLogLine.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("log line %q is not in the CRI format", l)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, m[1]); err != nil {
+			t.Errorf("log line %q: bad time: %v", l, err)
+		}
+		out = append(out, m[2]+" "+m[3]+" "+m[4])
+	}
+	return out
+}
+
+func TestContainerRunsAndExitsWithItsCode(t *testing.T) {
+	e := newContainerEnv(t)
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "echo hello; echo oops >&2; exit 3"}
+	})
+	if st := e.status(t, id); st.State != runtimeapi.ContainerState_CONTAINER_CREATED {
+		t.Fatalf("state after create = %v", st.State)
+	}
+	e.start(t, id)
+	st := e.waitExited(t, id)
+	if st.ExitCode != 3 || st.Reason != "Error" || st.FinishedAt < st.StartedAt || st.StartedAt < st.CreatedAt {
+		t.Errorf("status = exit %d reason %q times %d/%d/%d", st.ExitCode, st.Reason, st.CreatedAt, st.StartedAt, st.FinishedAt)
+	}
+	if st.ImageRef == "" || st.Image.Image != busybox {
+		t.Errorf("image %v ref %q", st.Image, st.ImageRef)
+	}
+	recs := logRecords(t, st.LogPath)
+	if len(recs) != 2 || !contains(strings.Join(recs, "|"), "stdout F hello") || !contains(strings.Join(recs, "|"), "stderr F oops") {
+		t.Errorf("log records = %q", recs)
+	}
+	if !strings.HasPrefix(st.LogPath, e.logDir+"/") {
+		t.Errorf("log path %q outside the pod's log directory", st.LogPath)
+	}
+}
+
+func TestContainerSeesItsConfig(t *testing.T) {
+	e := newContainerEnv(t)
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", `echo "foo=$FOO"; pwd; id -u; id -g; id -G; hostname; cat /etc/resolv.conf | grep -c nameserver`}
+		c.Envs = []*runtimeapi.KeyValue{{Key: "FOO", Value: []byte("bar")}}
+		c.WorkingDir = "/tmp"
+		c.Linux.SecurityContext.RunAsUser = &runtimeapi.Int64Value{Value: 1234}
+		c.Linux.SecurityContext.RunAsGroup = &runtimeapi.Int64Value{Value: 5678}
+		c.Linux.SecurityContext.SupplementalGroups = []int64{4242}
+	})
+	e.start(t, id)
+	st := e.waitExited(t, id)
+	got := strings.Join(logRecords(t, st.LogPath), "|")
+	want := "stdout F foo=bar|stdout F /tmp|stdout F 1234|stdout F 5678|stdout F 5678 4242|stdout F " + e.podCfg.Hostname
+	if !strings.HasPrefix(got, want) || st.ExitCode != 0 || st.Reason != "Completed" {
+		t.Errorf("output %q (exit %d %s), want it to start with %q", got, st.ExitCode, st.Reason, want)
+	}
+}
+
+func TestReadonlyRootfs(t *testing.T) {
+	e := newContainerEnv(t)
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "touch /x && echo wrote; touch /tmp/y 2>/dev/null || echo tmp-readonly-too; exit 0"}
+		c.Linux.SecurityContext.ReadonlyRootfs = true
+	})
+	e.start(t, id)
+	st := e.waitExited(t, id)
+	got := strings.Join(logRecords(t, st.LogPath), "|")
+	if contains(got, "wrote") || !contains(got, "Read-only file system") {
+		t.Errorf("readonly rootfs: output %q", got)
+	}
+}
+
+func TestStopIgnoringSIGTERMIsKilledAfterTimeout(t *testing.T) {
+	e := newContainerEnv(t)
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "trap '' TERM; echo ready; while true; do sleep 1; done"}
+	})
+	e.start(t, id)
+	start := time.Now()
+	if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 2}); err != nil {
+		t.Fatal(err)
+	}
+	el := time.Since(start)
+	st := e.status(t, id)
+	if st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 137 {
+		t.Errorf("after stop: %v exit %d, want EXITED 137 (SIGKILL)", st.State, st.ExitCode)
+	}
+	if el < 2*time.Second {
+		t.Errorf("stop took %v: it did not wait for the 2s timeout", el)
+	}
+	// A second stop, and a stop of an unknown container, succeed.
+	for _, cid := range []string{id, strings.Repeat("e", 64)} {
+		if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: cid, Timeout: 1}); err != nil {
+			t.Errorf("StopContainer(%s): %v", cid[:8], err)
+		}
+	}
+}
+
+func TestStopUsesTheStopSignal(t *testing.T) {
+	e := newContainerEnv(t)
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "trap 'echo got-usr1; exit 7' USR1; while true; do sleep 0.1; done"}
+		c.StopSignal = runtimeapi.Signal_SIGNAL_SIGUSR1
+	})
+	e.start(t, id)
+	time.Sleep(300 * time.Millisecond) // let the trap be set
+	if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 10}); err != nil {
+		t.Fatal(err)
+	}
+	st := e.status(t, id)
+	if st.ExitCode != 7 || !contains(strings.Join(logRecords(t, st.LogPath), "|"), "got-usr1") {
+		t.Errorf("exit %d, logs %q: the stop signal was not SIGUSR1", st.ExitCode, logRecords(t, st.LogPath))
+	}
+}
+
+func TestReopenContainerLogAfterRename(t *testing.T) {
+	e := newContainerEnv(t)
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "i=0; while true; do i=$((i+1)); echo line-$i; sleep 0.05; done"}
+	})
+	e.start(t, id)
+	logPath := e.status(t, id).LogPath
+	time.Sleep(300 * time.Millisecond)
+	rotated := logPath + ".20261128-000000"
+	if err := os.Rename(logPath, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.d.Runtime.ReopenContainerLog(ctxT(t), &runtimeapi.ReopenContainerLogRequest{ContainerId: id}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 1}); err != nil {
+		t.Fatal(err)
+	}
+	before, after := logRecords(t, rotated), logRecords(t, logPath)
+	if len(before) == 0 || len(after) == 0 {
+		t.Fatalf("rotated %d records, new %d: want both non-empty", len(before), len(after))
+	}
+	// No line lost or repeated across the rotation.
+	all := append(before, after...)
+	for i, r := range all {
+		if want := fmt.Sprintf("stdout F line-%d", i+1); r != want {
+			t.Fatalf("record %d = %q, want %q (lines lost or repeated across the reopen)", i, r, want)
+		}
+	}
+	// A stopped container's log cannot be reopened.
+	if _, err := e.d.Runtime.ReopenContainerLog(ctxT(t), &runtimeapi.ReopenContainerLogRequest{ContainerId: id}); err == nil {
+		t.Error("ReopenContainerLog of a stopped container succeeded")
+	}
+}
+
+func TestOOMKilled(t *testing.T) {
+	e := newContainerEnv(t)
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		// tail keeps everything after the last newline: /dev/zero has none.
+		c.Command = []string{"sh", "-c", "tail /dev/zero"}
+		c.Linux.Resources = &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 16 << 20}
+	})
+	e.start(t, id)
+	st := e.waitExited(t, id)
+	if st.Reason != "OOMKilled" || st.ExitCode != 137 {
+		t.Errorf("exit %d reason %q, want 137 OOMKilled", st.ExitCode, st.Reason)
+	}
+}
+
+func TestContainersSurviveDaemonKill(t *testing.T) {
+	e := newContainerEnv(t)
+	long := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.05; done"}
+	})
+	short := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "sleep 1; exit 42"}
+	})
+	e.start(t, long)
+	e.start(t, short)
+	resp, err := e.d.Runtime.ContainerStatus(ctxT(t), &runtimeapi.ContainerStatusRequest{ContainerId: long, Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidBefore := regexp.MustCompile(`"pid":(\d+)`).FindStringSubmatch(resp.Info["info"])[1]
+	logPath := resp.Status.LogPath
+
+	e.d.Kill()
+	time.Sleep(1500 * time.Millisecond) // short exits while the daemon is down
+	n := len(logRecords(t, logPath))
+	time.Sleep(300 * time.Millisecond)
+	if m := len(logRecords(t, logPath)); m <= n {
+		t.Errorf("the running container stopped logging while the daemon was down (%d → %d records)", n, m)
+	}
+	e.d.Start()
+
+	resp, err = e.d.Runtime.ContainerStatus(ctxT(t), &runtimeapi.ContainerStatusRequest{ContainerId: long, Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status.State != runtimeapi.ContainerState_CONTAINER_RUNNING || !contains(resp.Info["info"], `"pid":`+pidBefore+`,`) {
+		t.Errorf("long-running container after restart: %v, info %s; want RUNNING with pid %s", resp.Status.State, resp.Info["info"], pidBefore)
+	}
+	if st := e.status(t, short); st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 42 {
+		t.Errorf("container that exited while the daemon was down: %v exit %d, want EXITED 42", st.State, st.ExitCode)
+	}
+	if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: long, Timeout: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestContainerErrorsAndCleanup(t *testing.T) {
+	e := newContainerEnv(t)
+	create := func(edit func(*runtimeapi.ContainerConfig)) error {
+		cfg := &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: "bad"}, Image: &runtimeapi.ImageSpec{Image: busybox}, Command: []string{"true"}}
+		edit(cfg)
+		_, err := e.d.Runtime.CreateContainer(ctxT(t), &runtimeapi.CreateContainerRequest{PodSandboxId: e.pod, Config: cfg, SandboxConfig: e.podCfg})
+		return err
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*runtimeapi.ContainerConfig)
+		code string
+		want string
+	}{
+		{"log path escapes", func(c *runtimeapi.ContainerConfig) { c.LogPath = "../../etc/evil.log" }, "InvalidArgument", "leaves the pod's log directory"},
+		{"absolute log path", func(c *runtimeapi.ContainerConfig) { c.LogPath = "/etc/evil.log" }, "InvalidArgument", "config.log_path"},
+		{"image not pulled", func(c *runtimeapi.ContainerConfig) { c.Image.Image = "registry.k8s.io/never/pulled:1" }, "NotFound", "not pulled"},
+		{"no name", func(c *runtimeapi.ContainerConfig) { c.Metadata.Name = "" }, "InvalidArgument", "config.metadata.name"},
+		{"unknown user", func(c *runtimeapi.ContainerConfig) {
+			c.Linux = &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{RunAsUsername: "ghost"}}
+		}, "InvalidArgument", "ghost"},
+	} {
+		err := create(tc.edit)
+		if err == nil || !contains(err.Error(), tc.code) || !contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %s mentioning %q", tc.name, err, tc.code, tc.want)
+		}
+	}
+	list, _ := e.d.Runtime.ListContainers(ctxT(t), &runtimeapi.ListContainersRequest{})
+	if len(list.GetContainers()) != 0 {
+		t.Errorf("failed creates left containers: %v", list.GetContainers())
+	}
+	// A running container removed: no monitor, mount or cgroup is left.
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
+	e.start(t, id)
+	resp, _ := e.d.Runtime.ContainerStatus(ctxT(t), &runtimeapi.ContainerStatusRequest{ContainerId: id, Verbose: true})
+	mon := regexp.MustCompile(`"monitorPid":(\d+)`).FindStringSubmatch(resp.Info["info"])[1]
+	if _, err := e.d.Runtime.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := os.Stat("/proc/" + mon); err == nil {
+		if b, _ := os.ReadFile("/proc/" + mon + "/cmdline"); contains(string(b), "cria-monitor") {
+			t.Errorf("monitor %s still runs after removal", mon)
+		}
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if contains(string(mi), "/overlay/") && contains(string(mi), e.d.Dir) {
+		t.Errorf("rootfs still mounted after removal")
+	}
+	if cg, _ := filepath.Glob("/sys/fs/cgroup/*/*cria-" + id[:12] + "*"); len(cg) != 0 {
+		t.Errorf("cgroups left: %v", cg)
+	}
+	if _, err := e.d.Runtime.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+		t.Errorf("second RemoveContainer: %v", err)
+	}
+}
+
+func TestCrictlContainers(t *testing.T) {
+	e := newContainerEnv(t)
+	ctr := filepath.Join(e.d.Dir, "ctr.json")
+	os.WriteFile(ctr, []byte(`{"metadata": {"name": "crictl-ctr"}, "image": {"image": "`+busybox+`"}, "command": ["sh", "-c", "echo from-crictl; sleep 3600"], "log_path": "crictl-ctr.log", "linux": {}}`), 0o644)
+	pod := filepath.Join(e.d.Dir, "pod.json")
+	b, _ := json.Marshal(e.podCfg)
+	os.WriteFile(pod, b, 0o644)
+	id := strings.TrimSpace(e.d.Crictl(t, "create", e.pod, ctr, pod))
+	e.d.Crictl(t, "start", id)
+	if out := e.d.Crictl(t, "ps"); !contains(out, id[:13]) || !contains(out, "Running") {
+		t.Errorf("crictl ps:\n%s", out)
+	}
+	if out := e.d.Crictl(t, "inspect", id); !contains(out, `"pid"`) || !contains(out, `"runtimeSpec"`) {
+		t.Errorf("crictl inspect:\n%s", out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !contains(e.d.Crictl(t, "logs", id), "from-crictl") {
+		if time.Now().After(deadline) {
+			t.Fatalf("crictl logs never showed the output")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.d.Crictl(t, "stop", "--timeout", "1", id)
+	if out := e.d.Crictl(t, "ps", "-a"); !contains(out, "Exited") {
+		t.Errorf("crictl ps -a after stop:\n%s", out)
+	}
+	e.d.Crictl(t, "rm", id)
+	if out := e.d.Crictl(t, "ps", "-aq"); strings.TrimSpace(out) != "" {
+		t.Errorf("crictl ps -aq after rm: %q", out)
+	}
+}
