@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -148,7 +149,8 @@ func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.Container
 		return specgen.Input{}, err
 	}
 	in := specgen.Input{
-		ID: c.ID, Config: cfg, SandboxConfig: sbCfg, Rootfs: c.Rootfs, User: user,
+		HostCapabilities: hostCapabilities(),
+		ID:               c.ID, Config: cfg, SandboxConfig: sbCfg, Rootfs: c.Rootfs, User: user,
 		CgroupDriver: s.opts.CgroupDriver, Devices: map[string]specgen.Device{},
 		Sandbox: specgen.Sandbox{
 			ID: sb.ID, Hostname: sb.Hostname, NetNS: sb.NetNS, IPCNS: sb.IPCNS, UTSNS: sb.UTSNS,
@@ -199,6 +201,25 @@ func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.Container
 		}
 	}
 	return in, nil
+}
+
+// hostCapabilities returns the capabilities this daemon holds (its
+// effective set), or nil if they cannot be read.
+func hostCapabilities() []string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return nil
+			}
+			return specgen.CapabilitiesFromMask(mask)
+		}
+	}
+	return nil
 }
 
 // readInRootfs reads a file of the container's root filesystem without

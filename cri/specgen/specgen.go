@@ -75,6 +75,10 @@ type Input struct {
 	// TargetPID is the init pid of the target container for the TARGET
 	// PID namespace mode.
 	TargetPID int
+	// HostCapabilities are the capabilities the daemon holds: what a
+	// privileged container, or one that adds "ALL", gets. Nil means every
+	// capability.
+	HostCapabilities []string
 }
 
 func invalid(format string, args ...any) error {
@@ -140,7 +144,7 @@ func Generate(in Input) (*specs.Spec, error) {
 		spec.WithNoNewPrivileges(sc.GetNoNewPrivs()),
 		spec.WithAnnotations(c.GetAnnotations()),
 	}
-	caps, err := Capabilities(spec.DefaultCapabilities(), sc.GetCapabilities(), privileged)
+	caps, err := Capabilities(spec.DefaultCapabilities(), sc.GetCapabilities(), privileged, in.HostCapabilities)
 	if err != nil {
 		return nil, err
 	}
@@ -217,10 +221,15 @@ func Args(command, args, entrypoint, cmd []string) ([]string, error) {
 }
 
 // Capabilities applies CRI's add and drop lists (with "ALL" in either) to
-// base. Privileged containers get every capability.
-func Capabilities(base []string, c *runtimeapi.Capability, privileged bool) ([]string, error) {
+// base. "ALL" and privileged mean every capability the host grants (host;
+// nil means every capability there is): asking for more would fail.
+func Capabilities(base []string, c *runtimeapi.Capability, privileged bool, host []string) ([]string, error) {
+	all := host
+	if all == nil {
+		all = allCapabilities()
+	}
 	if privileged {
-		return allCapabilities(), nil
+		return append([]string(nil), all...), nil
 	}
 	norm := func(list []string, field string) ([]string, bool, error) {
 		var out []string
@@ -256,7 +265,7 @@ func Capabilities(base []string, c *runtimeapi.Capability, privileged bool) ([]s
 		}
 	}
 	if addAll {
-		for _, cp := range allCapabilities() {
+		for _, cp := range all {
 			set[cp] = true
 		}
 	}

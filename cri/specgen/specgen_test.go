@@ -13,6 +13,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cria-runtime/cria/cgroups"
+	"github.com/cria-runtime/cria/oci/spec"
 )
 
 func baseInput() Input {
@@ -133,6 +134,14 @@ func TestGenerate(t *testing.T) {
 					t.Errorf("caps = %d, want all %d", len(s.Process.Capabilities.Bounding), len(capabilities))
 				}
 			}},
+		{name: "add ALL is bounded by the host's", edit: func(in *Input) {
+			in.HostCapabilities = []string{"CAP_CHOWN", "CAP_SYS_ADMIN"}
+			sec(in).Capabilities = &runtimeapi.Capability{DropCapabilities: []string{"ALL"}, AddCapabilities: []string{"ALL"}}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if !reflect.DeepEqual(s.Process.Capabilities.Bounding, []string{"CAP_CHOWN", "CAP_SYS_ADMIN"}) {
+				t.Errorf("caps = %v, want the host's two", s.Process.Capabilities.Bounding)
+			}
+		}},
 		{name: "unknown capability", edit: func(in *Input) { sec(in).Capabilities = &runtimeapi.Capability{AddCapabilities: []string{"CAP_FLY"}} },
 			wantErr: "capabilities.add_capabilities"},
 		{name: "privileged", edit: func(in *Input) {
@@ -437,5 +446,32 @@ func TestResolveUser(t *testing.T) {
 				t.Errorf("ResolveUser = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestCapabilitiesFromMask(t *testing.T) {
+	for _, tc := range []struct {
+		mask uint64
+		want []string
+	}{
+		{0, nil},
+		{1, []string{"CAP_CHOWN"}},
+		{1<<12 | 1<<21, []string{"CAP_NET_ADMIN", "CAP_SYS_ADMIN"}},
+		{0xa80425fb, []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
+			"CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_CHROOT", "CAP_MKNOD", "CAP_AUDIT_WRITE", "CAP_SETFCAP"}},
+	} {
+		if got := CapabilitiesFromMask(tc.mask); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("CapabilitiesFromMask(%#x) = %v, want %v", tc.mask, got, tc.want)
+		}
+	}
+	// The default set, as a mask, is what /proc shows for a default container.
+	var mask uint64
+	for i, c := range capabilities {
+		if slices.Contains(spec.DefaultCapabilities(), c) {
+			mask |= 1 << uint(i)
+		}
+	}
+	if mask != 0xa80425fb {
+		t.Errorf("default capability mask = %#x, want 0xa80425fb", mask)
 	}
 }

@@ -174,6 +174,18 @@ var capabilities = []string{
 
 func allCapabilities() []string { return append([]string(nil), capabilities...) }
 
+// CapabilitiesFromMask names the capabilities set in mask (bit n is
+// capability number n), as /proc/<pid>/status shows them.
+func CapabilitiesFromMask(mask uint64) []string {
+	var out []string
+	for i, c := range capabilities {
+		if mask&(1<<uint(i)) != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func knownCapability(c string) bool {
 	for _, k := range capabilities {
 		if k == c {

@@ -1,0 +1,187 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/test/framework"
+)
+
+const benchImage = "registry.k8s.io/bench/busybox:1"
+
+func containerDaemon(b *testing.B) *framework.Daemon {
+	reg := framework.StartRegistry(b)
+	reg.Push(b, "bench/busybox:1", framework.BuildImage(b, framework.ImageSpec{Cmd: []string{"sh"}}))
+	d := framework.StartDaemon(b, framework.WithBridgeNetwork(), framework.WithRegistriesConf(reg.MirrorConf("registry.k8s.io")))
+	if _, err := d.Images.PullImage(context.Background(), &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: benchImage}}); err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+func benchPodConfig(i int) *runtimeapi.PodSandboxConfig {
+	return &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: fmt.Sprintf("bench-%d", i), Namespace: "bench", Uid: fmt.Sprintf("uid-%d", i)},
+		Hostname:     fmt.Sprintf("bench-%d", i),
+		LogDirectory: "/tmp/cria-bench-logs",
+		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_CONTAINER},
+		}},
+	}
+}
+
+func benchContainerConfig(i int, cmd ...string) *runtimeapi.ContainerConfig {
+	return &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: fmt.Sprintf("c-%d", i)},
+		Image:    &runtimeapi.ImageSpec{Image: benchImage},
+		Command:  cmd,
+		LogPath:  fmt.Sprintf("c-%d.log", i),
+		Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_CONTAINER},
+		}},
+	}
+}
+
+// BenchmarkContainerLifecycle measures each container RPC over b.N rounds
+// (make bench: 20) of a `sleep` container in one pod, and the monitor's
+// memory per running container.
+func BenchmarkContainerLifecycle(b *testing.B) {
+	d := containerDaemon(b)
+	ctx := context.Background()
+	podCfg := benchPodConfig(0)
+	pod, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var create, start, stop, remove framework.Samples
+	var rss, pss int
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		// A container that ends on SIGTERM (a bare sleep, as PID 1 of its
+		// namespace, would ignore it and wait out the timeout).
+		cfg := benchContainerConfig(i, "sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait")
+		c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod.PodSandboxId, Config: cfg, SandboxConfig: podCfg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		create.Add(time.Since(t0))
+		t0 = time.Now()
+		if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+			b.Fatal(err)
+		}
+		start.Add(time.Since(t0))
+		if i == 0 {
+			st, err := d.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.ContainerId, Verbose: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var pid int
+			fmt.Sscanf(st.Info["info"][indexOf(st.Info["info"], `"monitorPid":`)+len(`"monitorPid":`):], "%d", &pid)
+			rss, pss = framework.ProcessMemory(b, pid)
+		}
+		t0 = time.Now()
+		if _, err := d.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.ContainerId, Timeout: 10}); err != nil {
+			b.Fatal(err)
+		}
+		stop.Add(time.Since(t0))
+		t0 = time.Now()
+		if _, err := d.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.ContainerId}); err != nil {
+			b.Fatal(err)
+		}
+		remove.Add(time.Since(t0))
+	}
+	for _, m := range []struct {
+		name string
+		s    *framework.Samples
+	}{{"create", &create}, {"start", &start}, {"stop", &stop}, {"remove", &remove}} {
+		b.ReportMetric(float64(m.s.Percentile(50).Microseconds())/1000, m.name+"-median-ms")
+	}
+	b.ReportMetric(float64(rss), "monitor-rss-KiB")
+	b.ReportMetric(float64(pss), "monitor-pss-KiB")
+	removePod(b, d, pod.PodSandboxId)
+}
+
+// BenchmarkPodAndContainerFromScratch measures RunPodSandbox + Create +
+// Start of a container that runs `true`, until it has exited.
+func BenchmarkPodAndContainerFromScratch(b *testing.B) {
+	d := containerDaemon(b)
+	ctx := context.Background()
+	var total framework.Samples
+	for i := 0; i < b.N; i++ {
+		podCfg := benchPodConfig(i)
+		t0 := time.Now()
+		pod, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod.PodSandboxId, Config: benchContainerConfig(i, "true"), SandboxConfig: podCfg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+			b.Fatal(err)
+		}
+		total.Add(time.Since(t0))
+		removePod(b, d, pod.PodSandboxId)
+	}
+	total.Report(b)
+}
+
+// BenchmarkDaemonRSSWith50Pods reports the daemon's memory with 0 and then
+// 50 pods, each running one container.
+func BenchmarkDaemonRSSWith50Pods(b *testing.B) {
+	d := containerDaemon(b)
+	ctx := context.Background()
+	rss0, _ := framework.ProcessMemory(b, d.PID())
+	var pods []string
+	for i := 0; i < 50; i++ {
+		podCfg := benchPodConfig(i)
+		pod, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		pods = append(pods, pod.PodSandboxId)
+		c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod.PodSandboxId, Config: benchContainerConfig(i, "sleep", "3600"), SandboxConfig: podCfg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < b.N; i++ {
+		if _, err := d.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rss50, pss50 := framework.ProcessMemory(b, d.PID())
+	b.ReportMetric(float64(rss0), "rss-0-pods-KiB")
+	b.ReportMetric(float64(rss50), "rss-50-pods-KiB")
+	b.ReportMetric(float64(pss50), "pss-50-pods-KiB")
+	for _, p := range pods {
+		removePod(b, d, p)
+	}
+}
+
+func removePod(b *testing.B, d *framework.Daemon, id string) {
+	ctx := context.Background()
+	if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
