@@ -99,6 +99,7 @@ func (s *RuntimeService) observe(c *store.Container) *store.Container {
 		Logger(context.Background()).Warn("recording an exit", "container_id", c.ID, "error", err)
 		return c
 	}
+	s.emit(c.ID, c.SandboxID, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
 	return updated
 }
 
@@ -171,7 +172,11 @@ func (s *RuntimeService) destroyContainer(ctx context.Context, c *store.Containe
 			return err
 		}
 	}
-	return s.containers.Delete(c.ID)
+	if err := s.containers.Delete(c.ID); err != nil {
+		return err
+	}
+	s.emit(c.ID, c.SandboxID, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT)
+	return nil
 }
 
 // podContainers returns the records of a sandbox's containers.

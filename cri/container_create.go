@@ -132,6 +132,7 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if err := s.containers.Put(c); err != nil {
 		return nil, err
 	}
+	s.emit(id, sb.ID, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
 	return &runtimeapi.CreateContainerResponse{ContainerId: id}, nil
 }
 

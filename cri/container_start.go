@@ -61,5 +61,6 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 	if err != nil {
 		return nil, err
 	}
+	s.emit(c.ID, c.SandboxID, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
 	return &runtimeapi.StartContainerResponse{}, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/cri/network"
 	"github.com/cria-runtime/cria/cri/store"
+	"github.com/cria-runtime/cria/oci/monitor"
 )
 
 // sandboxConfig decodes the CRI config kept in a record.
@@ -78,7 +79,8 @@ func (s *RuntimeService) startPause(sb *store.Sandbox) (pid int, start uint64, r
 }
 
 // processStart reads a process's start time (clock ticks since boot) from
-// /proc/<pid>/stat, which tells a live process from a reused pid.
+// /proc/<pid>/stat, which tells a live process from a reused pid. A zombie
+// (exited, not yet reaped) counts as gone: os.ErrProcessDone.
 func processStart(pid int) (uint64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -93,6 +95,9 @@ func processStart(pid int) (uint64, error) {
 	fields := strings.Fields(string(b[i+1:]))
 	if len(fields) < 20 {
 		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	if fields[0] == "Z" || fields[0] == "X" {
+		return 0, os.ErrProcessDone
 	}
 	return strconv.ParseUint(fields[19], 10, 64)
 }
@@ -209,6 +214,9 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 				log.Info("rolled back a container whose creation was interrupted", "container_id", c.ID)
 			}
 		} else {
+			if c.State == store.ContainerCreated {
+				c = s.recoverStart(ctx, c)
+			}
 			s.observe(c)
 		}
 		unlock()
@@ -249,6 +257,59 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 		}
 		unlock()
 	}
+}
+
+// recoverStart settles a created container whose StartContainer a crash
+// may have interrupted: the monitor's files say how far it got. The caller
+// holds the container's lock.
+func (s *RuntimeService) recoverStart(ctx context.Context, c *store.Container) *store.Container {
+	monPid, err := monitor.ReadPid(filepath.Join(c.Dir, monitor.MonitorPidFile))
+	if err != nil {
+		return c // no start was attempted
+	}
+	log := Logger(ctx).With("container_id", c.ID)
+	isOurs := func(pid int) bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return err == nil && strings.Contains(string(b), "cria-monitor") && strings.Contains(string(b), c.ID)
+	}
+	// Give a start in progress time to write the init's pid.
+	deadline := time.Now().Add(startTimeout)
+	for isOurs(monPid) && time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(c.Dir, monitor.PidFile)); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pid, pidErr := monitor.ReadPid(filepath.Join(c.Dir, monitor.PidFile))
+	exit, _ := monitor.ReadExit(c.Dir)
+	updated, err := s.containers.Update(c.ID, func(r *store.Container) error {
+		switch {
+		case pidErr == nil && (exit != nil || isOurs(monPid)):
+			// Started: running, or exited since (observe reads the record).
+			monStart, _ := processStart(monPid)
+			pidStart, _ := processStart(pid)
+			r.State, r.StartedAt = store.ContainerRunning, time.Now().UnixNano()
+			r.Pid, r.PidStart, r.MonitorPid, r.MonitorStart = pid, pidStart, monPid, monStart
+		default:
+			r.State, r.Reason, r.ExitCode, r.FinishedAt = store.ContainerExited, "StartError", 128, time.Now().UnixNano()
+			r.Message = "the start was interrupted by a daemon restart"
+		}
+		return nil
+	})
+	if err != nil {
+		log.Warn("settling an interrupted start", "error", err)
+		return c
+	}
+	if updated.State == store.ContainerExited {
+		if isOurs(monPid) {
+			_ = unix.Kill(monPid, unix.SIGKILL) // alive, but never started it
+		}
+		_ = s.opts.Runtime.Delete(c.ID) // whatever the helper made
+		log.Info("an interrupted start failed; container marked exited")
+	} else {
+		log.Info("adopted a container whose start was interrupted", "pid", updated.Pid)
+	}
+	return updated
 }
 
 // brokenBecause says what a ready sandbox has lost, or "".

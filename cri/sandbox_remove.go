@@ -45,5 +45,6 @@ func (s *RuntimeService) RemovePodSandbox(ctx context.Context, req *runtimeapi.R
 	if err := s.sandboxes.Delete(sb.ID); err != nil {
 		return nil, err
 	}
+	s.events.publish(&runtimeapi.ContainerEventResponse{ContainerId: sb.ID, ContainerEventType: runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT})
 	return &runtimeapi.RemovePodSandboxResponse{}, nil
 }

@@ -87,6 +87,10 @@ func (s *RuntimeService) RunPodSandbox(ctx context.Context, req *runtimeapi.RunP
 	workCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout)
 	op.id, op.err = s.runPodSandbox(workCtx, name, req)
 	cancel()
+	if op.err == nil {
+		s.emit(op.id, op.id, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
+		s.emit(op.id, op.id, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
+	}
 
 	s.runMu.Lock()
 	delete(s.runs, name)

@@ -6,6 +6,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cri/store"
 )
 
 // StopPodSandbox stops the pod's processes and releases its network (CNI
@@ -36,8 +38,12 @@ func (s *RuntimeService) StopPodSandbox(ctx context.Context, req *runtimeapi.Sto
 			return nil, err
 		}
 	}
+	wasReady := sb.State == store.SandboxReady
 	if _, err := s.teardown(ctx, sb); err != nil {
 		return nil, err
+	}
+	if wasReady {
+		s.emit(sb.ID, sb.ID, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
 	}
 	return &runtimeapi.StopPodSandboxResponse{}, nil
 }

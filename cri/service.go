@@ -60,6 +60,8 @@ type RuntimeService struct {
 	// podCIDRs is what the kubelet last sent through UpdateRuntimeConfig.
 	podCIDRs []string
 
+	events *events
+
 	runMu sync.Mutex // protects runs and unclaimed
 	// runs are the RunPodSandbox calls in progress, by sandbox name.
 	runs map[string]*runOp
@@ -71,7 +73,7 @@ type RuntimeService struct {
 // NewRuntimeService returns a RuntimeService for opts. Call Recover before
 // serving.
 func NewRuntimeService(opts Options) *RuntimeService {
-	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, runs: map[string]*runOp{}, unclaimed: map[string]string{}}
+	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), runs: map[string]*runOp{}, unclaimed: map[string]string{}}
 }
 
 // ImageService implements runtimeapi.ImageServiceServer over image.Service.

@@ -234,6 +234,8 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	rt.Recover(ctx)
 	cri.Register(srv, rt, cri.NewImageService(images))
 
+	go rt.WatchExits(ctx)
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("cria serving", "version", version, "commit", commit, "socket", cfg.Socket,

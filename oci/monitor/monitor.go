@@ -33,6 +33,9 @@ const (
 	SocketFile = "monitor.sock"
 	// StartErrorFile is where the start helper explains a failure.
 	StartErrorFile = "start-error"
+	// MonitorPidFile is where the monitor writes its own pid, first thing,
+	// so that a daemon killed during a start can find it.
+	MonitorPidFile = "monitor.pid"
 )
 
 // Exit is a container init's end, as the monitor records it.

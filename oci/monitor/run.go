@@ -35,6 +35,9 @@ func Run(o Options, syncPipe *os.File) int {
 		report("error %v", err)
 		return 1
 	}
+	if err := atomicfile.WriteFile(filepath.Join(o.Dir, MonitorPidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return fail(err)
+	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return fail(fmt.Errorf("becoming a subreaper: %w", err))
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/opencontainers/cgroups"
 	// Device cgroup rules, or every start fails with "cgroup manager is
 	// not configured to set device rules".
 	_ "github.com/opencontainers/cgroups/devices"
@@ -120,4 +121,51 @@ func (r *Runtime) CgroupPaths(id string) (map[string]string, error) {
 		return nil, err
 	}
 	return st.CgroupPaths, nil
+}
+
+// Update applies new cgroup limits to a running container, as `runc
+// update` does. Fields of r that are nil or empty leave the current value.
+func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
+	c, err := libcontainer.Load(r.Root, id)
+	if err != nil {
+		return fmt.Errorf("loading container %s: %w", id, err)
+	}
+	cfg := c.Config()
+	cr := cfg.Cgroups.Resources
+	if cpu := res.CPU; cpu != nil {
+		if cpu.Shares != nil {
+			cr.CpuShares = *cpu.Shares
+			cr.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(*cpu.Shares)
+		}
+		if cpu.Quota != nil {
+			cr.CpuQuota = *cpu.Quota
+		}
+		if cpu.Period != nil {
+			cr.CpuPeriod = *cpu.Period
+		}
+		if cpu.Cpus != "" {
+			cr.CpusetCpus = cpu.Cpus
+		}
+		if cpu.Mems != "" {
+			cr.CpusetMems = cpu.Mems
+		}
+	}
+	if m := res.Memory; m != nil {
+		if m.Limit != nil {
+			cr.Memory = *m.Limit
+		}
+		if m.Swap != nil {
+			cr.MemorySwap = *m.Swap
+		}
+	}
+	for _, h := range res.HugepageLimits {
+		cr.HugetlbLimit = append(cr.HugetlbLimit, &cgroups.HugepageLimit{Pagesize: h.Pagesize, Limit: h.Limit})
+	}
+	if len(res.Unified) > 0 {
+		cr.Unified = res.Unified
+	}
+	if err := c.Set(cfg); err != nil {
+		return fmt.Errorf("updating container %s: %w", id, err)
+	}
+	return nil
 }

@@ -1,0 +1,72 @@
+package cri
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cri/store"
+)
+
+// GetContainerEvents streams container and sandbox lifecycle events
+// (created, started, stopped, deleted) until the caller goes away. Each
+// carries the sandbox's status and its containers' statuses, as the
+// kubelet's evented PLEG expects. A subscriber that falls far behind gets
+// an error and resubscribes.
+func (s *RuntimeService) GetContainerEvents(req *runtimeapi.GetEventsRequest, stream grpc.ServerStreamingServer[runtimeapi.ContainerEventResponse]) error {
+	ch, cancel := s.events.subscribe()
+	defer cancel()
+	for {
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case ev, ok := <-ch:
+			if !ok {
+				return fmt.Errorf("event subscriber fell behind; subscribe again")
+			}
+			if err := stream.Send(ev); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// emit publishes an event about a container or sandbox id of sandbox
+// sandboxID, with the sandbox's current status.
+func (s *RuntimeService) emit(id, sandboxID string, t runtimeapi.ContainerEventType) {
+	ev := &runtimeapi.ContainerEventResponse{ContainerId: id, ContainerEventType: t}
+	if sb, err := s.sandboxes.Get(sandboxID); err == nil {
+		ev.PodSandboxStatus = sandboxStatus(sb)
+		for _, c := range s.podContainers(sandboxID) {
+			ev.ContainersStatuses = append(ev.ContainersStatuses, &runtimeapi.ContainerStatus{
+				Id: c.ID, Metadata: containerConfig(c).GetMetadata(), State: containerState(c),
+				CreatedAt: c.CreatedAt, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, ExitCode: c.ExitCode,
+				Reason: c.Reason, Image: &runtimeapi.ImageSpec{Image: c.ImageRef}, ImageRef: c.ImageID,
+			})
+		}
+	}
+	s.events.publish(ev)
+}
+
+// WatchExits notices exits that monitors record, once a second, so that
+// records and STOPPED events follow without anyone asking. It returns when
+// ctx ends.
+func (s *RuntimeService) WatchExits(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			for _, c := range s.containers.List() {
+				if c.State == store.ContainerRunning {
+					_, _ = s.lockedContainer(c.ID)
+				}
+			}
+		}
+	}
+}

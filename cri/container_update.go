@@ -1,0 +1,82 @@
+package cri
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"google.golang.org/protobuf/encoding/protojson"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cgroups"
+	"github.com/cria-runtime/cria/cri/store"
+	"github.com/cria-runtime/cria/oci/atomicfile"
+	"github.com/cria-runtime/cria/oci/monitor"
+)
+
+// UpdateContainerResources changes a container's cgroup limits: in its
+// cgroup if it runs, in its spec if it has not started yet. ContainerStatus
+// reports the new values.
+func (s *RuntimeService) UpdateContainerResources(ctx context.Context, req *runtimeapi.UpdateContainerResourcesRequest) (*runtimeapi.UpdateContainerResourcesResponse, error) {
+	lr := req.GetLinux()
+	if lr == nil {
+		return nil, invalid("linux resources are required")
+	}
+	c, unlock, err := s.lockContainer(req.GetContainerId())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c = s.observe(c)
+	res := cgroups.ToOCI(lr)
+	switch c.State {
+	case store.ContainerRunning:
+		if err := s.opts.Runtime.Update(c.ID, res); err != nil {
+			return nil, err
+		}
+	case store.ContainerCreated:
+		if err := updateSpecResources(c.Dir, res); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("container %s has exited: %w", c.ID, errdefs.ErrFailedPrecondition)
+	}
+	cfg := containerConfig(c)
+	if cfg.Linux == nil {
+		cfg.Linux = &runtimeapi.LinuxContainerConfig{}
+	}
+	cfg.Linux.Resources = lr
+	raw, err := protojson.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.containers.Update(c.ID, func(r *store.Container) error { r.Config = raw; return nil }); err != nil {
+		return nil, err
+	}
+	return &runtimeapi.UpdateContainerResourcesResponse{}, nil
+}
+
+// updateSpecResources rewrites the resources of a container's stored spec,
+// keeping its device rules.
+func updateSpecResources(dir string, res *specs.LinuxResources) error {
+	path := filepath.Join(dir, monitor.SpecFile)
+	b, err := readFile(dir, monitor.SpecFile)
+	if err != nil {
+		return err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return err
+	}
+	devices := spec.Linux.Resources.Devices
+	r := *res
+	r.Devices = devices
+	spec.Linux.Resources = &r
+	if b, err = json.Marshal(&spec); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, b, 0o600)
+}
