@@ -29,12 +29,13 @@ func startHelper(args []string) int {
 	dir := fs.String("dir", "", "the container's run directory")
 	root := fs.String("runtime-root", "", "libcontainer's state root")
 	systemd := fs.Bool("systemd", false, "use the systemd cgroup driver")
+	terminal := fs.Bool("terminal", false, "give the container a pty, sent over the console socket on fd 3")
 	err := fs.Parse(args)
 	if err == nil && (*id == "" || !filepath.IsAbs(*dir) || !filepath.IsAbs(*root)) {
 		err = errors.New("--id, --dir and --runtime-root are required")
 	}
 	if err == nil {
-		err = helperStart(*id, *dir, *root, *systemd)
+		err = helperStart(*id, *dir, *root, *systemd, *terminal)
 	}
 	if err != nil {
 		if *dir != "" {
@@ -45,7 +46,7 @@ func startHelper(args []string) int {
 	return 0
 }
 
-func helperStart(id, dir, root string, systemd bool) error {
+func helperStart(id, dir, root string, systemd, terminal bool) error {
 	b, err := os.ReadFile(filepath.Join(dir, monitor.SpecFile))
 	if err != nil {
 		return err
@@ -55,7 +56,11 @@ func helperStart(id, dir, root string, systemd bool) error {
 		return fmt.Errorf("reading spec: %w", err)
 	}
 	rt := &runtime.Runtime{Root: root, Systemd: systemd}
-	pid, err := rt.Start(id, &spec, os.Stdin, os.Stdout, os.Stderr)
+	var console *os.File
+	if terminal {
+		console = os.NewFile(monitor.ConsoleSocketFd, "console-socket")
+	}
+	pid, err := rt.Start(id, &spec, os.Stdin, os.Stdout, os.Stderr, console)
 	if err != nil {
 		return err
 	}

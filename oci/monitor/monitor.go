@@ -58,12 +58,22 @@ type Options struct {
 	// Helper and HelperArgs start the container (cria's hidden mode).
 	Helper     string
 	HelperArgs []string
+	// Terminal gives the container a pty; its output is logged as stdout.
+	// The helper then gets the console socket as fd 3.
+	Terminal bool
 }
+
+// ConsoleSocketFd is the descriptor on which the start helper finds the
+// console socket when the container has a terminal.
+const ConsoleSocketFd = 3
 
 func (o Options) args() []string {
 	a := []string{"run", "--id", o.ID, "--dir", o.Dir, "--log", o.LogPath, "--helper", o.Helper}
 	for _, h := range o.HelperArgs {
 		a = append(a, "--helper-arg", h)
+	}
+	if o.Terminal {
+		a = append(a, "--terminal", "true")
 	}
 	return a
 }
@@ -87,6 +97,8 @@ func ParseArgs(args []string) (Options, error) {
 			o.Helper = v
 		case "--helper-arg":
 			o.HelperArgs = append(o.HelperArgs, v)
+		case "--terminal":
+			o.Terminal = v == "true"
 		default:
 			return o, fmt.Errorf("unknown flag %s", args[i])
 		}

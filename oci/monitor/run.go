@@ -67,7 +67,18 @@ func Run(o Options, syncPipe *os.File) int {
 
 	helper := exec.Command(o.Helper, o.HelperArgs...)
 	helper.Stdin, helper.Stdout, helper.Stderr = devnull, outW, errW
+	var consoleParent, consoleChild *os.File
+	if o.Terminal {
+		if consoleParent, consoleChild, err = consolePair(); err != nil {
+			return fail(err)
+		}
+		defer consoleParent.Close()
+		helper.ExtraFiles = []*os.File{consoleChild} // fd 3: ConsoleSocketFd
+	}
 	helperErr := helper.Run()
+	if consoleChild != nil {
+		consoleChild.Close()
+	}
 	// Only the container holds the write ends now.
 	outW.Close()
 	errW.Close()
@@ -84,11 +95,24 @@ func Run(o Options, syncPipe *os.File) int {
 		return fail(fmt.Errorf("reading the init's pid: %w", err))
 	}
 
-	var copies sync.WaitGroup
-	for _, s := range []struct {
+	streams := []struct {
 		r    *os.File
 		name string
-	}{{outR, "stdout"}, {errR, "stderr"}} {
+	}{{outR, "stdout"}, {errR, "stderr"}}
+	if o.Terminal {
+		master, err := recvConsole(consoleParent)
+		if err != nil {
+			return fail(err)
+		}
+		// A terminal has one stream; reading it fails with EIO once the
+		// container's side is closed, which ends the copy.
+		streams = append(streams, struct {
+			r    *os.File
+			name string
+		}{master, "stdout"})
+	}
+	var copies sync.WaitGroup
+	for _, s := range streams {
 		copies.Add(1)
 		go func() {
 			defer copies.Done()

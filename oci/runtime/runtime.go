@@ -42,7 +42,9 @@ type Runtime struct {
 // the given stdio, then returns the init's pid. The caller (the start
 // helper) may exit right after: the init is re-parented to the nearest
 // child subreaper, the container's monitor. On failure nothing is left.
-func (r *Runtime) Start(id string, spec *specs.Spec, stdin, stdout, stderr *os.File) (pid int, retErr error) {
+// With a console socket (for a spec with a terminal), libcontainer makes a
+// pty and sends its master over the socket instead of using the stdio.
+func (r *Runtime) Start(id string, spec *specs.Spec, stdin, stdout, stderr, console *os.File) (pid int, retErr error) {
 	if !filepath.IsAbs(r.Root) || !filepath.IsAbs(spec.Root.Path) {
 		return 0, errors.New("libcontainer root and rootfs must be absolute paths")
 	}
@@ -65,7 +67,11 @@ func (r *Runtime) Start(id string, spec *specs.Spec, stdin, stdout, stderr *os.F
 	}()
 	p := process(spec.Process)
 	p.Init = true
-	p.Stdin, p.Stdout, p.Stderr = stdin, stdout, stderr
+	if console != nil {
+		p.ConsoleSocket = console
+	} else {
+		p.Stdin, p.Stdout, p.Stderr = stdin, stdout, stderr
+	}
 	if err := c.Run(p); err != nil {
 		return 0, fmt.Errorf("starting container: %w", err)
 	}

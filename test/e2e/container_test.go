@@ -414,3 +414,17 @@ func TestCrictlContainers(t *testing.T) {
 		t.Errorf("crictl ps -aq after rm: %q", out)
 	}
 }
+
+func TestTTYContainerLogsItsTerminal(t *testing.T) {
+	e := newContainerEnv(t)
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "tty; echo in-a-tty"}
+		c.Tty = true
+	})
+	e.start(t, id)
+	st := e.waitExited(t, id)
+	out := strings.Join(logRecords(t, st.LogPath), "|")
+	if st.ExitCode != 0 || !contains(out, "stdout F /dev/pts/") || !contains(out, "in-a-tty") {
+		t.Errorf("tty container: exit %d, log %q; want a /dev/pts terminal and its output as stdout", st.ExitCode, out)
+	}
+}
