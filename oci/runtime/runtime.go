@@ -8,8 +8,10 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/opencontainers/cgroups"
 	// Device cgroup rules, or every start fails with "cgroup manager is
@@ -175,3 +177,41 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	}
 	return nil
 }
+
+// Process is a process started in a running container by Exec.
+type Process struct {
+	p *libcontainer.Process
+}
+
+// Exec starts proc (the container's own process settings with other args)
+// in the running container id. Output is copied to stdout and stderr; stdin
+// may be nil.
+func (r *Runtime) Exec(id string, proc *specs.Process, stdin io.Reader, stdout, stderr io.Writer) (*Process, error) {
+	c, err := libcontainer.Load(r.Root, id)
+	if err != nil {
+		return nil, fmt.Errorf("loading container %s: %w", id, err)
+	}
+	p := process(proc)
+	p.Init = false
+	p.Stdin, p.Stdout, p.Stderr = stdin, stdout, stderr
+	if err := c.Run(p); err != nil {
+		return nil, fmt.Errorf("exec in container %s: %w", id, err)
+	}
+	return &Process{p: p}, nil
+}
+
+// Wait waits for the process and its output copies, and returns its exit
+// code (128+signal if a signal ended it).
+func (p *Process) Wait() (int, error) {
+	st, err := p.p.Wait()
+	if st == nil {
+		return -1, err
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return st.ExitCode(), nil
+}
+
+// Kill sends SIGKILL to the process.
+func (p *Process) Kill() error { return p.p.Signal(os.Kill) }

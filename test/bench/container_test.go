@@ -185,3 +185,33 @@ func indexOf(s, sub string) int {
 	}
 	return -1
 }
+
+// BenchmarkExecSync measures `ExecSync true` in a running container.
+func BenchmarkExecSync(b *testing.B) {
+	d := containerDaemon(b)
+	ctx := context.Background()
+	podCfg := benchPodConfig(0)
+	pod, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod.PodSandboxId,
+		Config: benchContainerConfig(0, "sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"), SandboxConfig: podCfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+		b.Fatal(err)
+	}
+	var samples framework.Samples
+	for i := 0; i < b.N; i++ {
+		stop := samples.Start()
+		resp, err := d.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: c.ContainerId, Cmd: []string{"true"}})
+		stop()
+		if err != nil || resp.ExitCode != 0 {
+			b.Fatalf("ExecSync: %v %v", resp, err)
+		}
+	}
+	samples.Report(b)
+	removePod(b, d, pod.PodSandboxId)
+}

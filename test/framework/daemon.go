@@ -111,6 +111,8 @@ func NewDaemon(t testing.TB, opts ...DaemonOption) *Daemon {
 	// listens, and again outlives Kill/Start cycles.
 	conn, err := grpc.NewClient("unix://"+cfg.Socket,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// As the kubelet's CRI client allows.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20), grpc.MaxCallSendMsgSize(16<<20)),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.6, MaxDelay: 500 * time.Millisecond},
 			MinConnectTimeout: 5 * time.Second,

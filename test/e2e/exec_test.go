@@ -1,0 +1,67 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+func TestExecSync(t *testing.T) {
+	e := newContainerEnv(t)
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"}
+		c.Envs = []*runtimeapi.KeyValue{{Key: "GREETING", Value: []byte("hi")}}
+	})
+	e.start(t, id)
+	execSync := func(timeout int64, cmd ...string) (*runtimeapi.ExecSyncResponse, error) {
+		return e.d.Runtime.ExecSync(ctxT(t), &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: cmd, Timeout: timeout})
+	}
+
+	resp, err := execSync(0, "sh", "-c", "echo $GREETING; echo err >&2; exit 5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(resp.Stdout) != "hi\n" || string(resp.Stderr) != "err\n" || resp.ExitCode != 5 {
+		t.Errorf("ExecSync = stdout %q stderr %q exit %d; want hi, err, 5", resp.Stdout, resp.Stderr, resp.ExitCode)
+	}
+
+	start := time.Now()
+	_, err = execSync(1, "sh", "-c", "echo started; sleep 30")
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("timed-out exec: %v, want DeadlineExceeded", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("timed-out exec returned after %v", el)
+	}
+	// The command was killed: no sleep 30 is left in the container.
+	resp, err = execSync(0, "sh", "-c", "ps -o args | grep -c '^sleep 30' || true")
+	if err != nil || strings.TrimSpace(string(resp.Stdout)) != "0" {
+		t.Errorf("after the timeout, sleep 30 count = %q (%v), want 0", resp.GetStdout(), err)
+	}
+
+	// 20 MiB of output: cut with a marker, and the daemon lives on.
+	resp, err = execSync(0, "sh", "-c", "head -c 20971520 /dev/zero")
+	if err != nil {
+		t.Fatalf("20 MiB exec: %v", err)
+	}
+	if len(resp.Stdout) > 5<<20 || !strings.Contains(string(resp.Stdout), "[cria: output truncated") {
+		t.Errorf("20 MiB exec: %d bytes of stdout, want at most 5 MiB with a truncation marker", len(resp.Stdout))
+	}
+	if _, err := e.d.Runtime.Version(ctxT(t), &runtimeapi.VersionRequest{}); err != nil {
+		t.Fatalf("daemon after a 20 MiB exec: %v", err)
+	}
+
+	if _, err := execSync(0); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("exec without a command: %v, want InvalidArgument", err)
+	}
+	if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := execSync(0, "true"); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("exec in a stopped container: %v, want FailedPrecondition", err)
+	}
+}
