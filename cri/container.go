@@ -175,6 +175,7 @@ func (s *RuntimeService) destroyContainer(ctx context.Context, c *store.Containe
 	if err := s.containers.Delete(c.ID); err != nil {
 		return err
 	}
+	s.forgetStats(c.ID)
 	s.emit(c.ID, c.SandboxID, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT)
 	return nil
 }

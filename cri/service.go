@@ -61,6 +61,7 @@ type RuntimeService struct {
 	podCIDRs []string
 
 	events *events
+	stats  statsCollector
 
 	runMu sync.Mutex // protects runs and unclaimed
 	// runs are the RunPodSandbox calls in progress, by sandbox name.
@@ -73,7 +74,7 @@ type RuntimeService struct {
 // NewRuntimeService returns a RuntimeService for opts. Call Recover before
 // serving.
 func NewRuntimeService(opts Options) *RuntimeService {
-	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), runs: map[string]*runOp{}, unclaimed: map[string]string{}}
+	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{}}
 }
 
 // ImageService implements runtimeapi.ImageServiceServer over image.Service.

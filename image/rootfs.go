@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
+	"syscall"
 
 	"github.com/containerd/errdefs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -70,4 +73,34 @@ func (s *Service) ImageConfig(ctx context.Context, id string) (*ocispec.Image, e
 		return nil, err
 	}
 	return img.Config, nil
+}
+
+// RootfsUsage is the space and inodes of container id's writable layer
+// (what it changed on top of its image), measured as du would.
+func (s *Service) RootfsUsage(id string) (bytes, inodes uint64, err error) {
+	c, err := s.store.Container(id)
+	if err != nil {
+		return 0, 0, err
+	}
+	dir := filepath.Join(s.opts.StorageRoot, s.opts.Driver, c.LayerID, "diff")
+	if s.opts.Driver == "vfs" {
+		dir = filepath.Join(s.opts.StorageRoot, "vfs", "dir", c.LayerID)
+	}
+	seen := map[uint64]bool{}
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && !seen[st.Ino] {
+			seen[st.Ino] = true
+			inodes++
+			bytes += uint64(st.Blocks) * 512
+		}
+		return nil
+	})
+	return bytes, inodes, err
 }

@@ -1,0 +1,78 @@
+package cri
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// ContainerStats reports a container's CPU, memory and writable layer use.
+func (s *RuntimeService) ContainerStats(ctx context.Context, req *runtimeapi.ContainerStatsRequest) (*runtimeapi.ContainerStatsResponse, error) {
+	c, err := s.lockedContainer(req.GetContainerId())
+	if err != nil {
+		return nil, err
+	}
+	return &runtimeapi.ContainerStatsResponse{Stats: s.containerStats(c)}, nil
+}
+
+// ListContainerStats reports the stats of the containers that the filter
+// (id or prefix, sandbox, labels) selects.
+func (s *RuntimeService) ListContainerStats(ctx context.Context, req *runtimeapi.ListContainerStatsRequest) (*runtimeapi.ListContainerStatsResponse, error) {
+	return &runtimeapi.ListContainerStatsResponse{Stats: s.listContainerStats(req.GetFilter())}, nil
+}
+
+// StreamContainerStats answers as ListContainerStats does, in batches.
+func (s *RuntimeService) StreamContainerStats(req *runtimeapi.StreamContainerStatsRequest, stream grpc.ServerStreamingServer[runtimeapi.StreamContainerStatsResponse]) error {
+	return sendBatches(s.listContainerStats(req.GetFilter()), func(batch []*runtimeapi.ContainerStats) error {
+		return stream.Send(&runtimeapi.StreamContainerStatsResponse{ContainerStats: batch})
+	})
+}
+
+func (s *RuntimeService) listContainerStats(f *runtimeapi.ContainerStatsFilter) []*runtimeapi.ContainerStats {
+	var out []*runtimeapi.ContainerStats
+	for _, c := range s.containers.List() {
+		if !hasPrefix(c.ID, f.GetId()) || !hasPrefix(c.SandboxID, f.GetPodSandboxId()) || !labelsMatch(containerConfig(c).GetLabels(), f.GetLabelSelector()) {
+			continue
+		}
+		if cur, err := s.lockedContainer(c.ID); err == nil {
+			c = cur
+		}
+		out = append(out, s.containerStats(c))
+	}
+	return out
+}
+
+// PodSandboxStats reports a pod's CPU, memory, processes and network, with
+// its containers' stats.
+func (s *RuntimeService) PodSandboxStats(ctx context.Context, req *runtimeapi.PodSandboxStatsRequest) (*runtimeapi.PodSandboxStatsResponse, error) {
+	sb, err := s.sandboxes.Get(req.GetPodSandboxId())
+	if err != nil {
+		return nil, err
+	}
+	return &runtimeapi.PodSandboxStatsResponse{Stats: s.podStats(sb)}, nil
+}
+
+// ListPodSandboxStats reports the stats of the pods that the filter (id or
+// prefix, labels) selects.
+func (s *RuntimeService) ListPodSandboxStats(ctx context.Context, req *runtimeapi.ListPodSandboxStatsRequest) (*runtimeapi.ListPodSandboxStatsResponse, error) {
+	return &runtimeapi.ListPodSandboxStatsResponse{Stats: s.listPodStats(req.GetFilter())}, nil
+}
+
+// StreamPodSandboxStats answers as ListPodSandboxStats does, in batches.
+func (s *RuntimeService) StreamPodSandboxStats(req *runtimeapi.StreamPodSandboxStatsRequest, stream grpc.ServerStreamingServer[runtimeapi.StreamPodSandboxStatsResponse]) error {
+	return sendBatches(s.listPodStats(req.GetFilter()), func(batch []*runtimeapi.PodSandboxStats) error {
+		return stream.Send(&runtimeapi.StreamPodSandboxStatsResponse{PodSandboxStats: batch})
+	})
+}
+
+func (s *RuntimeService) listPodStats(f *runtimeapi.PodSandboxStatsFilter) []*runtimeapi.PodSandboxStats {
+	var out []*runtimeapi.PodSandboxStats
+	for _, sb := range s.sandboxes.List() {
+		if !hasPrefix(sb.ID, f.GetId()) || !labelsMatch(sandboxConfig(sb).GetLabels(), f.GetLabelSelector()) {
+			continue
+		}
+		out = append(out, s.podStats(sb))
+	}
+	return out
+}

@@ -1,0 +1,150 @@
+package cri
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cgroups"
+	"github.com/cria-runtime/cria/cri/network"
+	"github.com/cria-runtime/cria/cri/store"
+)
+
+// statsTTL is how long a sample is reused: the kubelet and metrics
+// scrapers ask often, and reading every cgroup per call does not scale.
+const statsTTL = time.Second
+
+type sample struct {
+	at        time.Time
+	usage     cgroups.Usage
+	nanoCores uint64
+	layer     struct{ bytes, inodes uint64 }
+}
+
+// statsCollector caches the last sample of each container; consecutive
+// samples give the CPU rate (UsageNanoCores).
+type statsCollector struct {
+	mu      sync.Mutex // protects samples
+	samples map[string]*sample
+}
+
+// sample returns container id's current sample, read anew only when the
+// cached one is older than statsTTL.
+func (s *RuntimeService) sample(c *store.Container) (*sample, error) {
+	s.stats.mu.Lock()
+	prev := s.stats.samples[c.ID]
+	s.stats.mu.Unlock()
+	if prev != nil && time.Since(prev.at) < statsTTL {
+		return prev, nil
+	}
+	paths, err := s.opts.Runtime.CgroupPaths(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	u, err := cgroups.ReadUsage(paths)
+	if err != nil {
+		return nil, err
+	}
+	cur := &sample{at: time.Now(), usage: u}
+	if prev != nil && u.CPUNanos >= prev.usage.CPUNanos {
+		cur.nanoCores = uint64(float64(u.CPUNanos-prev.usage.CPUNanos) / cur.at.Sub(prev.at).Seconds())
+	}
+	cur.layer.bytes, cur.layer.inodes, _ = s.opts.Images.RootfsUsage(c.ID)
+	s.stats.mu.Lock()
+	s.stats.samples[c.ID] = cur
+	s.stats.mu.Unlock()
+	return cur, nil
+}
+
+// containerStats builds the CRI stats of a container; a container that is
+// not running has only its attributes and writable layer.
+func (s *RuntimeService) containerStats(c *store.Container) *runtimeapi.ContainerStats {
+	cfg := containerConfig(c)
+	st := &runtimeapi.ContainerStats{Attributes: &runtimeapi.ContainerAttributes{
+		Id: c.ID, Metadata: cfg.GetMetadata(), Labels: cfg.GetLabels(), Annotations: cfg.GetAnnotations(),
+	}}
+	if c.State != store.ContainerRunning {
+		return st
+	}
+	sm, err := s.sample(c)
+	if err != nil {
+		return st
+	}
+	ts := sm.at.UnixNano()
+	u := sm.usage
+	st.Cpu = &runtimeapi.CpuUsage{Timestamp: ts, UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: u.CPUNanos}, UsageNanoCores: &runtimeapi.UInt64Value{Value: sm.nanoCores}}
+	st.Memory = &runtimeapi.MemoryUsage{
+		Timestamp: ts, WorkingSetBytes: &runtimeapi.UInt64Value{Value: u.WorkingSet}, UsageBytes: &runtimeapi.UInt64Value{Value: u.MemoryUsage},
+		RssBytes: &runtimeapi.UInt64Value{Value: u.RSS}, PageFaults: &runtimeapi.UInt64Value{Value: u.PageFaults},
+		MajorPageFaults: &runtimeapi.UInt64Value{Value: u.MajorPageFaults},
+	}
+	if u.MemoryLimit > u.WorkingSet {
+		st.Memory.AvailableBytes = &runtimeapi.UInt64Value{Value: u.MemoryLimit - u.WorkingSet}
+	}
+	st.WritableLayer = &runtimeapi.FilesystemUsage{
+		Timestamp: ts, FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: s.opts.Config.StorageRoot()},
+		UsedBytes: &runtimeapi.UInt64Value{Value: sm.layer.bytes}, InodesUsed: &runtimeapi.UInt64Value{Value: sm.layer.inodes},
+	}
+	return st
+}
+
+// podStats sums the pod's containers and reads its network counters.
+func (s *RuntimeService) podStats(sb *store.Sandbox) *runtimeapi.PodSandboxStats {
+	cfg := sandboxConfig(sb)
+	now := time.Now().UnixNano()
+	linux := &runtimeapi.LinuxPodSandboxStats{
+		Cpu:     &runtimeapi.CpuUsage{Timestamp: now, UsageCoreNanoSeconds: &runtimeapi.UInt64Value{}, UsageNanoCores: &runtimeapi.UInt64Value{}},
+		Memory:  &runtimeapi.MemoryUsage{Timestamp: now, WorkingSetBytes: &runtimeapi.UInt64Value{}, UsageBytes: &runtimeapi.UInt64Value{}, RssBytes: &runtimeapi.UInt64Value{}, PageFaults: &runtimeapi.UInt64Value{}, MajorPageFaults: &runtimeapi.UInt64Value{}},
+		Process: &runtimeapi.ProcessUsage{Timestamp: now, ProcessCount: &runtimeapi.UInt64Value{}},
+	}
+	for _, c := range s.podContainers(sb.ID) {
+		if cur, err := s.lockedContainer(c.ID); err == nil {
+			c = cur
+		}
+		cs := s.containerStats(c)
+		linux.Containers = append(linux.Containers, cs)
+		if cs.Cpu == nil {
+			continue
+		}
+		linux.Cpu.UsageCoreNanoSeconds.Value += cs.Cpu.UsageCoreNanoSeconds.Value
+		linux.Cpu.UsageNanoCores.Value += cs.Cpu.UsageNanoCores.Value
+		linux.Memory.WorkingSetBytes.Value += cs.Memory.WorkingSetBytes.Value
+		linux.Memory.UsageBytes.Value += cs.Memory.UsageBytes.Value
+		linux.Memory.RssBytes.Value += cs.Memory.RssBytes.Value
+		linux.Memory.PageFaults.Value += cs.Memory.PageFaults.Value
+		linux.Memory.MajorPageFaults.Value += cs.Memory.MajorPageFaults.Value
+		if sm, err := s.sample(c); err == nil {
+			linux.Process.ProcessCount.Value += sm.usage.Processes
+		}
+	}
+	if sb.NetNS != "" && network.IsPinned(sb.NetNS) {
+		if ifs, err := network.ReadInterfaceStats(sb.NetNS); err == nil {
+			ns := &runtimeapi.NetworkUsage{Timestamp: now}
+			for _, i := range ifs {
+				is := &runtimeapi.NetworkInterfaceUsage{Name: i.Name,
+					RxBytes: &runtimeapi.UInt64Value{Value: i.RxBytes}, RxErrors: &runtimeapi.UInt64Value{Value: i.RxErrors},
+					TxBytes: &runtimeapi.UInt64Value{Value: i.TxBytes}, TxErrors: &runtimeapi.UInt64Value{Value: i.TxErrors}}
+				if i.Name == "eth0" || ns.DefaultInterface == nil {
+					ns.DefaultInterface = is
+				}
+				ns.Interfaces = append(ns.Interfaces, is)
+			}
+			linux.Network = ns
+		}
+	}
+	return &runtimeapi.PodSandboxStats{
+		Attributes: &runtimeapi.PodSandboxAttributes{Id: sb.ID, Metadata: cfg.GetMetadata(), Labels: cfg.GetLabels(), Annotations: cfg.GetAnnotations()},
+		Linux:      linux,
+	}
+}
+
+// forget drops a removed container's cached sample.
+func (s *RuntimeService) forgetStats(id string) {
+	s.stats.mu.Lock()
+	delete(s.stats.samples, id)
+	s.stats.mu.Unlock()
+}
+
+func hasPrefix(s, prefix string) bool { return prefix == "" || strings.HasPrefix(s, prefix) }

@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+func TestStats(t *testing.T) {
+	e := newContainerEnv(t)
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"}
+		c.Labels = map[string]string{"tier": "stats"}
+	})
+	other := e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
+	e.start(t, id)
+	e.start(t, other)
+	stats := func() *runtimeapi.ContainerStats {
+		resp, err := e.d.Runtime.ContainerStats(ctxT(t), &runtimeapi.ContainerStatsRequest{ContainerId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Stats
+	}
+	before := stats()
+	if before.GetMemory().GetWorkingSetBytes() == nil || before.GetCpu().GetUsageCoreNanoSeconds().GetValue() == 0 || before.GetWritableLayer().GetFsId().GetMountpoint() == "" {
+		t.Fatalf("stats lack cpu, memory or writable layer: %v", before)
+	}
+	// 40 MiB into the pod's /dev/shm: shmem charged to this container.
+	if _, err := e.d.Runtime.ExecSync(ctxT(t), &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"sh", "-c", "head -c 41943040 /dev/zero > /dev/shm/fill; echo x > /grow"}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past the sample cache
+	after := stats()
+	if grew := int64(after.Memory.WorkingSetBytes.Value) - int64(before.Memory.WorkingSetBytes.Value); grew < 35<<20 {
+		t.Errorf("working set grew by %d bytes after filling 40 MiB, want ≥ 35 MiB", grew)
+	}
+	if after.WritableLayer.InodesUsed.Value <= before.WritableLayer.InodesUsed.Value {
+		t.Errorf("writable layer inodes %d → %d after creating a file", before.WritableLayer.InodesUsed.Value, after.WritableLayer.InodesUsed.Value)
+	}
+
+	list := func(f *runtimeapi.ContainerStatsFilter) int {
+		resp, err := e.d.Runtime.ListContainerStats(ctxT(t), &runtimeapi.ListContainerStatsRequest{Filter: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(resp.Stats)
+	}
+	for _, tc := range []struct {
+		name string
+		f    *runtimeapi.ContainerStatsFilter
+		want int
+	}{
+		{"all", nil, 2},
+		{"by id", &runtimeapi.ContainerStatsFilter{Id: id}, 1},
+		{"by pod", &runtimeapi.ContainerStatsFilter{PodSandboxId: e.pod}, 2},
+		{"by label", &runtimeapi.ContainerStatsFilter{LabelSelector: map[string]string{"tier": "stats"}}, 1},
+		{"other pod", &runtimeapi.ContainerStatsFilter{PodSandboxId: strings.Repeat("0", 64)}, 0},
+	} {
+		if got := list(tc.f); got != tc.want {
+			t.Errorf("ListContainerStats %s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+
+	// Pod stats: the sum of its containers, and its network counters.
+	st, _ := podStatus(t, e.d, e.pod)
+	for i := 0; i < 3; i++ {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort(st.Network.Ip, "9"), 200*time.Millisecond); err == nil {
+			c.Close()
+		}
+	}
+	resp, err := e.d.Runtime.PodSandboxStats(ctxT(t), &runtimeapi.PodSandboxStatsRequest{PodSandboxId: e.pod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := resp.Stats.Linux
+	if len(ps.Containers) != 2 || ps.Memory.WorkingSetBytes.Value < after.Memory.WorkingSetBytes.Value || ps.Process.ProcessCount.Value < 2 {
+		t.Errorf("pod stats: %d containers, working set %d, processes %d", len(ps.Containers), ps.Memory.WorkingSetBytes.Value, ps.Process.ProcessCount.Value)
+	}
+	if ps.Network == nil || ps.Network.DefaultInterface.GetName() != "eth0" || ps.Network.DefaultInterface.RxBytes.Value == 0 {
+		t.Errorf("pod network stats = %v, want eth0 with received bytes", ps.Network)
+	}
+	lp, err := e.d.Runtime.ListPodSandboxStats(ctxT(t), &runtimeapi.ListPodSandboxStatsRequest{})
+	if err != nil || len(lp.Stats) != 1 {
+		t.Errorf("ListPodSandboxStats = %v, %v", lp.GetStats(), err)
+	}
+
+	if out := e.d.Crictl(t, "stats", id); !contains(out, id[:13]) || !contains(out, "MB") {
+		t.Errorf("crictl stats:\n%s", out)
+	}
+	if out := e.d.Crictl(t, "statsp", e.pod); !contains(out, e.pod[:13]) {
+		t.Errorf("crictl statsp:\n%s", out)
+	}
+}
