@@ -14,6 +14,7 @@ import (
 	"github.com/cria-runtime/cria/cri/config"
 	"github.com/cria-runtime/cria/cri/network"
 	"github.com/cria-runtime/cria/cri/store"
+	"github.com/cria-runtime/cria/cri/streaming"
 	"github.com/cria-runtime/cria/image"
 	"github.com/cria-runtime/cria/oci/runtime"
 )
@@ -43,6 +44,9 @@ type Options struct {
 	Runtime *runtime.Runtime
 	// CriaPath is the cria binary, run by monitors as the start helper.
 	CriaPath string
+	// Streaming serves exec and port-forward streams. Set it after
+	// NewRuntimeService, from StreamRuntime.
+	Streaming *streaming.Server
 }
 
 // RuntimeService implements runtimeapi.RuntimeServiceServer.
@@ -70,6 +74,10 @@ type RuntimeService struct {
 	// name, kept for the kubelet's retry.
 	unclaimed map[string]string
 }
+
+// SetStreaming gives the service its streaming server (which needs the
+// service's StreamRuntime first, hence after construction).
+func (s *RuntimeService) SetStreaming(srv *streaming.Server) { s.opts.Streaming = srv }
 
 // NewRuntimeService returns a RuntimeService for opts. Call Recover before
 // serving.

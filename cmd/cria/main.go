@@ -29,6 +29,7 @@ import (
 	"github.com/cria-runtime/cria/cri/config"
 	"github.com/cria-runtime/cria/cri/network"
 	"github.com/cria-runtime/cria/cri/store"
+	"github.com/cria-runtime/cria/cri/streaming"
 	"github.com/cria-runtime/cria/image"
 	"github.com/cria-runtime/cria/oci/runtime"
 )
@@ -232,13 +233,19 @@ func serve(cfg config.Config, stderr io.Writer) error {
 		MonitorPath:  monitor,
 	})
 	rt.Recover(ctx)
+	streams, err := streaming.Start(cfg.Streaming.Address, cfg.Streaming.Port, cfg.Streaming.IdleTimeoutDuration(), rt.StreamRuntime())
+	if err != nil {
+		return err
+	}
+	defer streams.Close()
+	rt.SetStreaming(streams)
 	cri.Register(srv, rt, cri.NewImageService(images))
 
 	go rt.WatchExits(ctx)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("cria serving", "version", version, "commit", commit, "socket", cfg.Socket,
+	log.Info("cria serving", "version", version, "commit", commit, "socket", cfg.Socket, "streaming", streams.URL,
 		"cgroup_driver", driver, "cgroup_hierarchy", cgroups.Hierarchy(), "pid", os.Getpid())
 
 	select {

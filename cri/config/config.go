@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -44,6 +45,8 @@ type Config struct {
 	Network NetworkConfig `toml:"network" json:"network" comment:"Pod networking (CNI)."`
 	// Pod configures pod sandboxes.
 	Pod PodConfig `toml:"pod" json:"pod" comment:"Pod sandboxes."`
+	// Streaming configures the exec/attach/port-forward server.
+	Streaming StreamingConfig `toml:"streaming" json:"streaming" comment:"The server that exec, attach and port-forward streams go through (the kubelet proxies to it)."`
 	// Image configures pulls and the image store.
 	Image ImageConfig `toml:"image" json:"image" comment:"Image pulls and the image store (containers/storage)."`
 }
@@ -53,6 +56,19 @@ type NetworkConfig struct {
 	CNIConfDir    string   `toml:"cni_conf_dir" json:"cni_conf_dir" comment:"CNI network configs: the first file (lexical order) is used. Watched: a config added later makes NetworkReady true without a restart."`
 	CNIPluginDirs []string `toml:"cni_plugin_dirs" json:"cni_plugin_dirs" comment:"Directories searched for CNI plugin binaries."`
 	CNICacheDir   string   `toml:"cni_cache_dir" json:"cni_cache_dir" comment:"CNI results and configs of attached pods, kept so teardown works after a restart. A relative path is under root."`
+}
+
+// StreamingConfig configures the streaming server.
+type StreamingConfig struct {
+	Address     string `toml:"address" json:"address" comment:"Address to listen on. Keep it on loopback unless TLS fronts it."`
+	Port        int    `toml:"port" json:"port" comment:"TCP port; 0 picks a free one."`
+	IdleTimeout string `toml:"idle_timeout" json:"idle_timeout" comment:"A stream with no traffic for this long is closed (Go duration)."`
+}
+
+// IdleTimeoutDuration returns streaming.idle_timeout parsed.
+func (c *StreamingConfig) IdleTimeoutDuration() time.Duration {
+	d, _ := time.ParseDuration(c.IdleTimeout)
+	return d
 }
 
 // PodConfig configures pod sandboxes.
@@ -151,7 +167,8 @@ func Default() Config {
 			CNIPluginDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
 			CNICacheDir:   "cni-cache",
 		},
-		Pod: PodConfig{ShmSize: "64Mi"},
+		Pod:       PodConfig{ShmSize: "64Mi"},
+		Streaming: StreamingConfig{Address: "127.0.0.1", Port: 0, IdleTimeout: "4h"},
 		Image: ImageConfig{
 			StorageRoot:          "storage",
 			StorageRunRoot:       "storage",
@@ -230,6 +247,15 @@ func (c *Config) Validate() error {
 		bad("pod.shm_size", "%q is not a size such as \"64Mi\"", c.Pod.ShmSize)
 	} else if n < 4096 {
 		bad("pod.shm_size", "must be at least 4096 bytes, got %q", c.Pod.ShmSize)
+	}
+	if net.ParseIP(c.Streaming.Address) == nil {
+		bad("streaming.address", "%q is not an IP address", c.Streaming.Address)
+	}
+	if c.Streaming.Port < 0 || c.Streaming.Port > 65535 {
+		bad("streaming.port", "must be within 0-65535, got %d", c.Streaming.Port)
+	}
+	if d, err := time.ParseDuration(c.Streaming.IdleTimeout); err != nil || d < time.Second {
+		bad("streaming.idle_timeout", "%q is not a duration of at least 1s", c.Streaming.IdleTimeout)
 	}
 	if c.MonitorPath != "" && !filepath.IsAbs(c.MonitorPath) {
 		bad("monitor_path", "must be an absolute path, got %q", c.MonitorPath)

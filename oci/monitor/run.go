@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cria-runtime/cria/oci/atomicfile"
+	"github.com/cria-runtime/cria/oci/console"
 	"github.com/cria-runtime/cria/oci/logfile"
 )
 
@@ -69,7 +70,7 @@ func Run(o Options, syncPipe *os.File) int {
 	helper.Stdin, helper.Stdout, helper.Stderr = devnull, outW, errW
 	var consoleParent, consoleChild *os.File
 	if o.Terminal {
-		if consoleParent, consoleChild, err = consolePair(); err != nil {
+		if consoleParent, consoleChild, err = console.Pair(); err != nil {
 			return fail(err)
 		}
 		defer consoleParent.Close()
@@ -100,7 +101,7 @@ func Run(o Options, syncPipe *os.File) int {
 		name string
 	}{{outR, "stdout"}, {errR, "stderr"}}
 	if o.Terminal {
-		master, err := recvConsole(consoleParent)
+		master, err := console.Receive(consoleParent)
 		if err != nil {
 			return fail(err)
 		}

@@ -23,6 +23,8 @@ import (
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/cria-runtime/cria/oci/console"
 )
 
 // InitArg is the first argument with which libcontainer re-executes the
@@ -181,23 +183,45 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 // Process is a process started in a running container by Exec.
 type Process struct {
 	p *libcontainer.Process
+	// Terminal is the pty master when the process has a terminal.
+	Terminal *os.File
 }
 
 // Exec starts proc (the container's own process settings with other args)
-// in the running container id. Output is copied to stdout and stderr; stdin
-// may be nil.
-func (r *Runtime) Exec(id string, proc *specs.Process, stdin io.Reader, stdout, stderr io.Writer) (*Process, error) {
+// in the running container id. Without a terminal, output is copied to
+// stdout and stderr and stdin (may be nil) is fed in. With proc.Terminal,
+// the process gets a pty whose master is returned in Process.Terminal; the
+// caller copies to and from it.
+func (r *Runtime) Exec(id string, proc *specs.Process, stdin io.Reader, stdout, stderr io.Writer) (_ *Process, retErr error) {
 	c, err := libcontainer.Load(r.Root, id)
 	if err != nil {
 		return nil, fmt.Errorf("loading container %s: %w", id, err)
 	}
 	p := process(proc)
 	p.Init = false
-	p.Stdin, p.Stdout, p.Stderr = stdin, stdout, stderr
+	var parent, child *os.File
+	if proc.Terminal {
+		if parent, child, err = console.Pair(); err != nil {
+			return nil, err
+		}
+		defer parent.Close()
+		defer child.Close()
+		p.ConsoleSocket = child
+	} else {
+		p.Stdin, p.Stdout, p.Stderr = stdin, stdout, stderr
+	}
 	if err := c.Run(p); err != nil {
 		return nil, fmt.Errorf("exec in container %s: %w", id, err)
 	}
-	return &Process{p: p}, nil
+	out := &Process{p: p}
+	if proc.Terminal {
+		if out.Terminal, err = console.Receive(parent); err != nil {
+			_ = p.Signal(os.Kill)
+			_, _ = p.Wait()
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Wait waits for the process and its output copies, and returns its exit

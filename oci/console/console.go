@@ -1,4 +1,6 @@
-package monitor
+// Package console receives a container's pty master from libcontainer over
+// a console socket. It imports only x/sys, so the small monitor can use it.
+package console
 
 import (
 	"errors"
@@ -8,10 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// consolePair makes the socket pair over which libcontainer hands the
+// Pair makes the socket pair over which libcontainer hands the
 // container's pty master back: the helper gets child (as its console
 // socket), the monitor keeps parent.
-func consolePair() (parent, child *os.File, err error) {
+func Pair() (parent, child *os.File, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("console socket pair: %w", err)
@@ -19,9 +21,9 @@ func consolePair() (parent, child *os.File, err error) {
 	return os.NewFile(uintptr(fds[0]), "console-parent"), os.NewFile(uintptr(fds[1]), "console-child"), nil
 }
 
-// recvConsole receives the pty master that libcontainer sends with
+// Receive receives the pty master that libcontainer sends with
 // SCM_RIGHTS.
-func recvConsole(sock *os.File) (*os.File, error) {
+func Receive(sock *os.File) (*os.File, error) {
 	name := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
 	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), name, oob, unix.MSG_CMSG_CLOEXEC)
