@@ -106,16 +106,7 @@ func (r *streamRuntime) Exec(ctx context.Context, id string, cmd []string, in io
 			}
 		}()
 	}
-	done := make(chan struct{})
-	var code int
-	var waitErr error
-	go func() { code, waitErr = p.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		_ = p.Kill()
-		<-done
-	}
+	code, waitErr := waitOrKill(ctx, p)
 	copies.Wait()
 	if waitErr != nil && code < 0 {
 		return waitErr

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/oci/monitor"
+	"github.com/cria-runtime/cria/oci/runtime"
 )
 
 // execOutputCap bounds each of ExecSync's stdout and stderr, so that the
@@ -50,24 +51,33 @@ func (s *RuntimeService) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncR
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.GetTimeout())*time.Second)
 		defer cancel()
 	}
-	done := make(chan struct{})
-	var code int
-	var waitErr error
-	go func() { code, waitErr = p.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		_ = p.Kill()
-		<-done
-		if req.GetTimeout() > 0 && ctx.Err() == context.DeadlineExceeded {
+	code, waitErr := waitOrKill(ctx, p)
+	if err := ctx.Err(); err != nil {
+		if req.GetTimeout() > 0 && err == context.DeadlineExceeded {
 			return nil, status.Errorf(codes.DeadlineExceeded, "command %q timed out after %ds and was killed", req.GetCmd(), req.GetTimeout())
 		}
-		return nil, ctx.Err()
+		return nil, err
 	}
 	if waitErr != nil && code < 0 {
 		return nil, fmt.Errorf("waiting for exec: %w", waitErr)
 	}
 	return &runtimeapi.ExecSyncResponse{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: int32(code)}, nil
+}
+
+// waitOrKill waits for p, killing it if ctx ends first, and returns its
+// exit code and any error waiting for it.
+func waitOrKill(ctx context.Context, p *runtime.Process) (int, error) {
+	done := make(chan struct{})
+	var code int
+	var err error
+	go func() { code, err = p.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		_ = p.Kill()
+		<-done
+	}
+	return code, err
 }
 
 // execProcess is the container's own process settings with cmd as argv.
