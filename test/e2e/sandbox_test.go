@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -234,10 +235,14 @@ func assertNothingLeft(t *testing.T, d *framework.Daemon) {
 			t.Errorf("veth left: %s", i.Name)
 		}
 	}
-	cg, _ := filepath.Glob("/sys/fs/cgroup/*/cria*")
-	cg2, _ := filepath.Glob("/sys/fs/cgroup/*/*/cria-*")
-	if len(cg)+len(cg2) != 0 {
-		t.Errorf("cgroups left: %v %v", cg, cg2)
+	// Only this daemon's objects: other test runs on the host may have
+	// containers of their own.
+	for _, id := range daemonIDs(d) {
+		for _, pattern := range []string{"/sys/fs/cgroup/*/cria-" + id, "/sys/fs/cgroup/*/*/cria-" + id, "/sys/fs/cgroup/*/cria-pause-" + id[:12], "/sys/fs/cgroup/*/*/cria-pause-" + id[:12]} {
+			if cg, _ := filepath.Glob(pattern); len(cg) != 0 {
+				t.Errorf("cgroups left: %v", cg)
+			}
+		}
 	}
 }
 
@@ -674,3 +679,19 @@ if [ "$CNI_COMMAND" = ADD ]; then
 fi
 exit 0
 `
+
+var idInLog = regexp.MustCompile(`(?:container_id|pod_sandbox_id)=([0-9a-f]{64})`)
+
+// daemonIDs returns the ids of every container and sandbox that d's RPCs
+// named.
+func daemonIDs(d *framework.Daemon) []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, m := range idInLog.FindAllStringSubmatch(d.Log(), -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			ids = append(ids, m[1])
+		}
+	}
+	return ids
+}
