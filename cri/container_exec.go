@@ -16,6 +16,7 @@ import (
 
 	"github.com/cria-runtime/cria/cri/network"
 	"github.com/cria-runtime/cria/cri/store"
+	"github.com/cria-runtime/cria/oci/monitor"
 )
 
 // Exec prepares a streaming exec in a running container and returns the
@@ -117,10 +118,66 @@ func (r *streamRuntime) Exec(ctx context.Context, id string, cmd []string, in io
 	return nil
 }
 
-// Attach is not served yet: the RPC answers Unimplemented, so no stream
-// arrives here.
+// Attach connects the stream to the container's monitor: output from now
+// on, stdin if the container keeps it open, and terminal resizes. It
+// returns when the container exits or the client goes away.
 func (r *streamRuntime) Attach(ctx context.Context, id string, in io.Reader, out, errW io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
-	return fmt.Errorf("attach is not implemented yet")
+	c, err := r.s.lockedContainer(id)
+	if err != nil {
+		return err
+	}
+	var sizes chan [2]uint16
+	if resize != nil {
+		sizes = make(chan [2]uint16)
+		go func() {
+			defer close(sizes)
+			for sz := range resize {
+				select {
+				case sizes <- [2]uint16{sz.Width, sz.Height}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	var stdout, stderr io.Writer
+	if out != nil {
+		stdout = out
+	}
+	if errW != nil {
+		stderr = errW
+	}
+	done := make(chan error, 1)
+	go func() { done <- monitor.Attach(c.Dir, in, stdout, stderr, sizes) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// Attach prepares a streaming attach to a running container and returns
+// the URL to connect to.
+func (s *RuntimeService) Attach(ctx context.Context, req *runtimeapi.AttachRequest) (*runtimeapi.AttachResponse, error) {
+	if !req.GetStdin() && !req.GetStdout() && !req.GetStderr() {
+		return nil, invalid("one of stdin, stdout and stderr is required")
+	}
+	c, err := s.lockedContainer(req.GetContainerId())
+	if err != nil {
+		return nil, err
+	}
+	if c.State != store.ContainerRunning {
+		return nil, fmt.Errorf("container %s is not running: %w", c.ID, errdefs.ErrFailedPrecondition)
+	}
+	cfg := containerConfig(c)
+	if req.GetStdin() && !cfg.GetStdin() {
+		return nil, fmt.Errorf("container %s was not created with stdin open: %w", c.ID, errdefs.ErrFailedPrecondition)
+	}
+	if req.GetTty() != cfg.GetTty() {
+		return nil, invalid("tty is %v, but the container was created with tty %v", req.GetTty(), cfg.GetTty())
+	}
+	return s.opts.Streaming.GetAttach(req)
 }
 
 // PortForward connects stream to port on the pod's loopback, from inside

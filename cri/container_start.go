@@ -34,13 +34,15 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 	if s.opts.Runtime.Systemd {
 		helperArgs = append(helperArgs, "--systemd")
 	}
-	tty := containerConfig(c).GetTty()
+	cfg := containerConfig(c)
+	tty := cfg.GetTty()
 	if tty {
 		helperArgs = append(helperArgs, "--terminal")
 	}
 	startedAt := time.Now().UnixNano()
 	monPid, pid, startErr := monitor.Start(s.opts.MonitorPath, monitor.Options{
 		ID: c.ID, Dir: c.Dir, LogPath: c.LogPath, Helper: s.opts.CriaPath, HelperArgs: helperArgs, Terminal: tty,
+		Stdin: cfg.GetStdin(), StdinOnce: cfg.GetStdinOnce(),
 	}, startTimeout)
 	now := time.Now().UnixNano()
 	var monStart, pidStart uint64

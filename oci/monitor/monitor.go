@@ -61,6 +61,9 @@ type Options struct {
 	// Terminal gives the container a pty; its output is logged as stdout.
 	// The helper then gets the console socket as fd 3.
 	Terminal bool
+	// Stdin keeps the container's stdin open for attached clients;
+	// StdinOnce closes it when the first client detaches.
+	Stdin, StdinOnce bool
 }
 
 // ConsoleSocketFd is the descriptor on which the start helper finds the
@@ -74,6 +77,12 @@ func (o Options) args() []string {
 	}
 	if o.Terminal {
 		a = append(a, "--terminal", "true")
+	}
+	if o.Stdin {
+		a = append(a, "--stdin", "true")
+	}
+	if o.StdinOnce {
+		a = append(a, "--stdin-once", "true")
 	}
 	return a
 }
@@ -99,6 +108,10 @@ func ParseArgs(args []string) (Options, error) {
 			o.HelperArgs = append(o.HelperArgs, v)
 		case "--terminal":
 			o.Terminal = v == "true"
+		case "--stdin":
+			o.Stdin = v == "true"
+		case "--stdin-once":
+			o.StdinOnce = v == "true"
 		default:
 			return o, fmt.Errorf("unknown flag %s", args[i])
 		}

@@ -68,6 +68,14 @@ func Run(o Options, syncPipe *os.File) int {
 
 	helper := exec.Command(o.Helper, o.HelperArgs...)
 	helper.Stdin, helper.Stdout, helper.Stderr = devnull, outW, errW
+	in := &stdinTarget{once: o.StdinOnce}
+	var stdinR *os.File
+	if o.Stdin && !o.Terminal {
+		if stdinR, in.w, err = os.Pipe(); err != nil {
+			return fail(err)
+		}
+		helper.Stdin = stdinR
+	}
 	var consoleParent, consoleChild *os.File
 	if o.Terminal {
 		if consoleParent, consoleChild, err = console.Pair(); err != nil {
@@ -79,6 +87,9 @@ func Run(o Options, syncPipe *os.File) int {
 	helperErr := helper.Run()
 	if consoleChild != nil {
 		consoleChild.Close()
+	}
+	if stdinR != nil {
+		stdinR.Close() // the container holds its own copy
 	}
 	// Only the container holds the write ends now.
 	outW.Close()
@@ -105,6 +116,10 @@ func Run(o Options, syncPipe *os.File) int {
 		if err != nil {
 			return fail(err)
 		}
+		in.tty = master
+		if o.Stdin {
+			in.w = master
+		}
 		// A terminal has one stream; reading it fails with EIO once the
 		// container's side is closed, which ends the copy.
 		streams = append(streams, struct {
@@ -112,13 +127,25 @@ func Run(o Options, syncPipe *os.File) int {
 			name string
 		}{master, "stdout"})
 	}
+	attached := &hub{clients: map[chan []byte]struct{}{}}
+	attachLn, err := listenAttach(o.Dir)
+	if err != nil {
+		return fail(err)
+	}
+	defer attachLn.Close()
+	go serveAttach(attachLn, attached, in)
+
 	var copies sync.WaitGroup
 	for _, s := range streams {
 		copies.Add(1)
 		go func() {
 			defer copies.Done()
 			w := log.Stream(s.name)
-			_, _ = io.Copy(w, s.r)
+			typ := frameStdout
+			if s.name == "stderr" {
+				typ = frameStderr
+			}
+			_, _ = io.Copy(io.MultiWriter(w, attached.writer(typ)), s.r)
 			_ = w.Close()
 		}()
 	}
@@ -131,6 +158,7 @@ func Run(o Options, syncPipe *os.File) int {
 	case <-done:
 	case <-time.After(drainTimeout):
 	}
+	attached.closeAll()
 	b, _ := json.Marshal(exit)
 	if err := atomicfile.WriteFile(filepath.Join(o.Dir, ExitFile), b, 0o600); err != nil {
 		fmt.Fprintf(os.Stderr, "cria-monitor: writing the exit record: %v\n", err)
