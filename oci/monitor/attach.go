@@ -8,9 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -212,13 +210,7 @@ func serveAttach(l net.Listener, h *hub, in *stdinTarget) {
 }
 
 func listenAttach(dir string) (net.Listener, error) {
-	os.Remove(filepath.Join(dir, AttachSocketFile))
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	l, err := net.Listen("unix", fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), AttachSocketFile))
+	l, err := listenSocket(dir, AttachSocketFile)
 	if err != nil {
 		return nil, fmt.Errorf("attach socket: %w", err)
 	}
@@ -231,12 +223,7 @@ func listenAttach(dir string) (net.Listener, error) {
 // resize its terminal. It returns when the container exits or stdin and
 // the connection end.
 func Attach(dir string, stdin io.Reader, stdout, stderr io.Writer, resize <-chan [2]uint16) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	c, err := net.DialTimeout("unix", fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), AttachSocketFile), 5*time.Second)
-	d.Close()
+	c, err := dialSocket(dir, AttachSocketFile)
 	if err != nil {
 		return fmt.Errorf("reaching the container monitor: %w", err)
 	}

@@ -3,7 +3,6 @@ package monitor
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,12 +67,7 @@ func Start(monitorBin string, o Options, timeout time.Duration) (monitorPid, ini
 
 // Reopen asks the monitor of the container in dir to reopen its log file.
 func Reopen(dir string) error {
-	path, release, err := socketPath(dir)
-	if err != nil {
-		return fmt.Errorf("reaching the container monitor: %w", err)
-	}
-	c, err := net.DialTimeout("unix", path, 5*time.Second)
-	release()
+	c, err := dialSocket(dir, SocketFile)
 	if err != nil {
 		return fmt.Errorf("reaching the container monitor: %w", err)
 	}

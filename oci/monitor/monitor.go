@@ -15,10 +15,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Files in a container's run directory.
@@ -139,15 +141,36 @@ func ReadExit(dir string) (*Exit, error) {
 	return &e, nil
 }
 
-// socketPath returns a short path to dir's control socket, through an open
-// descriptor of dir, so that deep directories stay within the 108 bytes a
-// unix socket path may have. Call release when done with the path.
-func socketPath(dir string) (path string, release func(), err error) {
+// socketPath returns a short path to the socket name in dir, through an
+// open descriptor of dir, so that deep directories stay within the 108
+// bytes a unix socket path may have. Call release when done with the path.
+func socketPath(dir, name string) (path string, release func(), err error) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return "", nil, err
 	}
-	return fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), SocketFile), func() { d.Close() }, nil
+	return fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), name), func() { d.Close() }, nil
+}
+
+// listenSocket listens on the socket name in dir, replacing a stale one.
+func listenSocket(dir, name string) (net.Listener, error) {
+	os.Remove(filepath.Join(dir, name))
+	path, release, err := socketPath(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return net.Listen("unix", path)
+}
+
+// dialSocket connects to the socket name in dir.
+func dialSocket(dir, name string) (net.Conn, error) {
+	path, release, err := socketPath(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return net.DialTimeout("unix", path, 5*time.Second)
 }
 
 // ReadPid reads a pid file.

@@ -197,13 +197,7 @@ func reap(pid int) Exit {
 
 // listenControl serves the control socket: "reopen" reopens the log file.
 func listenControl(dir string, log *logfile.File) (net.Listener, error) {
-	os.Remove(filepath.Join(dir, SocketFile))
-	path, release, err := socketPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	l, err := net.Listen("unix", path)
-	release()
+	l, err := listenSocket(dir, SocketFile)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
