@@ -35,7 +35,8 @@ func Logger(ctx context.Context) *slog.Logger {
 //   - writes exactly one log line: method, ids from the request, duration, code.
 //
 // Polling RPCs (see quiet) are logged at debug level unless they fail.
-func UnaryInterceptor(base *slog.Logger) grpc.UnaryServerInterceptor {
+// observe, if not nil, also receives each RPC's method, code and duration.
+func UnaryInterceptor(base *slog.Logger, observe func(method, code string, d time.Duration)) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		start := time.Now()
 		method := shortMethod(info.FullMethod)
@@ -49,6 +50,9 @@ func UnaryInterceptor(base *slog.Logger) grpc.UnaryServerInterceptor {
 			}
 			err = ToStatus(err)
 			code := status.Code(err)
+			if observe != nil {
+				observe(method, code.String(), time.Since(start))
+			}
 			attrs := append(requestIDs(req), "duration", time.Since(start), "code", code.String())
 			level := slog.LevelInfo
 			switch {

@@ -94,7 +94,7 @@ func TestInterceptorLogsOneLinePerRPC(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			icpt := UnaryInterceptor(log)
+			icpt := UnaryInterceptor(log, nil)
 			_, err := icpt(context.Background(), tc.req, &grpc.UnaryServerInfo{FullMethod: tc.method}, tc.handler)
 			if got := status.Code(err); got != tc.wantCode {
 				t.Errorf("code = %v, want %v", got, tc.wantCode)
@@ -122,7 +122,7 @@ func TestInterceptorLogsOneLinePerRPC(t *testing.T) {
 
 func TestLoggerFromContext(t *testing.T) {
 	var buf bytes.Buffer
-	icpt := UnaryInterceptor(slog.New(slog.NewTextHandler(&buf, nil)))
+	icpt := UnaryInterceptor(slog.New(slog.NewTextHandler(&buf, nil)), nil)
 	_, err := icpt(context.Background(), &runtimeapi.VersionRequest{}, &grpc.UnaryServerInfo{FullMethod: "/x/RunPodSandbox"},
 		func(ctx context.Context, req any) (any, error) {
 			Logger(ctx).Info("inside")

@@ -75,6 +75,18 @@ type RuntimeService struct {
 	unclaimed map[string]string
 }
 
+// Counts returns how many sandboxes and containers are in each state.
+func (s *RuntimeService) Counts() (sandboxes, containers map[string]int) {
+	sandboxes, containers = map[string]int{}, map[string]int{}
+	for _, sb := range s.sandboxes.List() {
+		sandboxes[string(sb.State)]++
+	}
+	for _, c := range s.containers.List() {
+		containers[string(c.State)]++
+	}
+	return sandboxes, containers
+}
+
 // SetStreaming gives the service its streaming server (which needs the
 // service's StreamRuntime first, hence after construction).
 func (s *RuntimeService) SetStreaming(srv *streaming.Server) { s.opts.Streaming = srv }

@@ -154,6 +154,9 @@ func (s *Service) pull(ctx context.Context, cancel context.CancelCauseFunc, name
 	})
 	close(watchDone)
 	total := <-bytesRead
+	if s.opts.OnPull != nil {
+		s.opts.OnPull(total, time.Since(start), err)
+	}
 	if err != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, errStalled) {
 			err = cause

@@ -42,6 +42,9 @@ type Options struct {
 	UserAgent string
 	// Log receives pull progress and rollback failures.
 	Log *slog.Logger
+	// OnPull, if not nil, is told of every pull's bytes, duration and
+	// result.
+	OnPull func(bytes uint64, d time.Duration, err error)
 }
 
 // Service serves images from one containers/storage store.

@@ -28,6 +28,7 @@ import (
 	"github.com/cria-runtime/cria/cri"
 	"github.com/cria-runtime/cria/cri/config"
 	"github.com/cria-runtime/cria/cri/network"
+	"github.com/cria-runtime/cria/cri/prom"
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/cri/streaming"
 	"github.com/cria-runtime/cria/image"
@@ -169,7 +170,17 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	}
 	defer release()
 
+	// The runtime service is made below; metrics read it at scrape time.
+	var rt *cri.RuntimeService
+	var metrics *prom.Metrics
+	observeRPC := func(string, string, time.Duration) {}
+	var onPull func(uint64, time.Duration, error)
+	if cfg.Metrics.Enabled {
+		metrics = prom.New(func() (map[string]int, map[string]int) { return rt.Counts() })
+		observeRPC, onPull = metrics.ObserveRPC, metrics.ObservePull
+	}
 	images, err := image.New(image.Options{
+		OnPull:               onPull,
 		StorageRoot:          cfg.StorageRoot(),
 		StorageRunRoot:       cfg.StorageRunRoot(),
 		Driver:               cfg.Image.StorageDriver,
@@ -192,7 +203,7 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	}()
 
 	srv := grpc.NewServer(
-		grpc.UnaryInterceptor(cri.UnaryInterceptor(log)),
+		grpc.UnaryInterceptor(cri.UnaryInterceptor(log, observeRPC)),
 		grpc.MaxRecvMsgSize(maxMsgSize),
 		grpc.MaxSendMsgSize(maxMsgSize),
 	)
@@ -220,7 +231,7 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rt := cri.NewRuntimeService(cri.Options{
+	rt = cri.NewRuntimeService(cri.Options{
 		Containers:   containers,
 		Images:       images,
 		Runtime:      &runtime.Runtime{Root: filepath.Join(cfg.RunRoot, "runc"), Systemd: driver == cgroups.Systemd},
@@ -242,6 +253,14 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	cri.Register(srv, rt, cri.NewImageService(images))
 
 	go rt.WatchExits(ctx)
+	if metrics != nil {
+		msrv, addr, err := metrics.Serve(cfg.Metrics.Address)
+		if err != nil {
+			return err
+		}
+		defer msrv.Close()
+		log.Info("metrics serving", "url", "http://"+addr+"/metrics")
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -47,6 +47,8 @@ type Config struct {
 	Pod PodConfig `toml:"pod" json:"pod" comment:"Pod sandboxes."`
 	// Streaming configures the exec/attach/port-forward server.
 	Streaming StreamingConfig `toml:"streaming" json:"streaming" comment:"The server that exec, attach and port-forward streams go through (the kubelet proxies to it)."`
+	// Metrics configures the Prometheus endpoint.
+	Metrics MetricsConfig `toml:"metrics" json:"metrics" comment:"cria's own Prometheus metrics (RPC latency, pulls, objects by state) at http://<address>/metrics."`
 	// Image configures pulls and the image store.
 	Image ImageConfig `toml:"image" json:"image" comment:"Image pulls and the image store (containers/storage)."`
 }
@@ -56,6 +58,12 @@ type NetworkConfig struct {
 	CNIConfDir    string   `toml:"cni_conf_dir" json:"cni_conf_dir" comment:"CNI network configs: the first file (lexical order) is used. Watched: a config added later makes NetworkReady true without a restart."`
 	CNIPluginDirs []string `toml:"cni_plugin_dirs" json:"cni_plugin_dirs" comment:"Directories searched for CNI plugin binaries."`
 	CNICacheDir   string   `toml:"cni_cache_dir" json:"cni_cache_dir" comment:"CNI results and configs of attached pods, kept so teardown works after a restart. A relative path is under root."`
+}
+
+// MetricsConfig configures the Prometheus endpoint.
+type MetricsConfig struct {
+	Enabled bool   `toml:"enabled" json:"enabled" comment:"Serve /metrics. Off by default."`
+	Address string `toml:"address" json:"address" comment:"host:port to serve on; keep it on loopback."`
 }
 
 // StreamingConfig configures the streaming server.
@@ -169,6 +177,7 @@ func Default() Config {
 		},
 		Pod:       PodConfig{ShmSize: "64Mi"},
 		Streaming: StreamingConfig{Address: "127.0.0.1", Port: 0, IdleTimeout: "4h"},
+		Metrics:   MetricsConfig{Enabled: false, Address: "127.0.0.1:9190"},
 		Image: ImageConfig{
 			StorageRoot:          "storage",
 			StorageRunRoot:       "storage",
@@ -256,6 +265,9 @@ func (c *Config) Validate() error {
 	}
 	if d, err := time.ParseDuration(c.Streaming.IdleTimeout); err != nil || d < time.Second {
 		bad("streaming.idle_timeout", "%q is not a duration of at least 1s", c.Streaming.IdleTimeout)
+	}
+	if host, _, err := net.SplitHostPort(c.Metrics.Address); err != nil || net.ParseIP(host) == nil {
+		bad("metrics.address", "%q is not an IP:port", c.Metrics.Address)
 	}
 	if c.MonitorPath != "" && !filepath.IsAbs(c.MonitorPath) {
 		bad("monitor_path", "must be an absolute path, got %q", c.MonitorPath)

@@ -76,6 +76,7 @@ func TestParse(t *testing.T) {
 		{name: "streaming address", in: "[streaming]\naddress = \"localhost\"\n", wantErr: `streaming.address: "localhost" is not an IP address`},
 		{name: "streaming port", in: "[streaming]\nport = 70000\n", wantErr: `streaming.port: must be within 0-65535`},
 		{name: "streaming idle", in: "[streaming]\nidle_timeout = \"1ms\"\n", wantErr: `streaming.idle_timeout`},
+		{name: "metrics address", in: "[metrics]\naddress = \"localhost\"\n", wantErr: `metrics.address: "localhost" is not an IP:port`},
 		{name: "bad log level", in: "[log]\nlevel = \"verbose\"\n", wantErr: `log.level: must be one of`},
 		{name: "bad log format", in: "[log]\nformat = \"xml\"\n", wantErr: `log.format: must be one of "text", "json", got "xml"`},
 		{name: "two validation errors both named", in: "cgroup_driver = \"x\"\n[log]\nformat = \"xml\"\n", wantErr: "cgroup_driver: must be one of"},
