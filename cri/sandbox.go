@@ -176,9 +176,9 @@ func (s *RuntimeService) teardown(ctx context.Context, sb *store.Sandbox) (*stor
 		r.State = store.SandboxNotReady
 		r.NetworkUp = networkUp
 		r.Pinned = pinned
-		if pauseAlive(r) {
-			// keep the pid so the next try finds it
-		} else {
+		if !pauseAlive(r) {
+			// Forget a pause that is gone; one still alive (kill failed)
+			// stays recorded so the next try finds it.
 			r.PausePID, r.PauseStart = 0, 0
 		}
 		if r.StoppedAt == 0 {

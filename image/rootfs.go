@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/containerd/errdefs"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/storage"
 )
 
@@ -64,15 +63,6 @@ func (s *Service) RemoveRootfs(id string) error {
 		return fmt.Errorf("deleting the layer of %s: %w", id, err)
 	}
 	return nil
-}
-
-// ImageConfig returns the OCI config of a stored image by id.
-func (s *Service) ImageConfig(ctx context.Context, id string) (*ocispec.Image, error) {
-	img, err := s.Status(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return img.Config, nil
 }
 
 // RootfsUsage is the space and inodes of container id's writable layer

@@ -105,8 +105,8 @@ func BenchmarkContainerLifecycle(b *testing.B) {
 	removePod(b, d, pod.PodSandboxId)
 }
 
-// BenchmarkPodAndContainerFromScratch measures RunPodSandbox + Create +
-// Start of a container that runs `true`, until it has exited.
+// BenchmarkPodAndContainerFromScratch measures RunPodSandbox, then
+// CreateContainer and StartContainer of a container that runs `true`.
 func BenchmarkPodAndContainerFromScratch(b *testing.B) {
 	d := containerDaemon(b)
 	ctx := context.Background()
@@ -140,19 +140,8 @@ func BenchmarkDaemonRSSWith50Pods(b *testing.B) {
 	rss0, _ := framework.ProcessMemory(b, d.PID())
 	var pods []string
 	for i := 0; i < 50; i++ {
-		podCfg := benchPodConfig(i)
-		pod, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg})
-		if err != nil {
-			b.Fatal(err)
-		}
-		pods = append(pods, pod.PodSandboxId)
-		c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod.PodSandboxId, Config: benchContainerConfig(i, "sleep", "3600"), SandboxConfig: podCfg})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
-			b.Fatal(err)
-		}
+		pod, _ := startPodWithContainer(b, d, i, "sleep", "3600")
+		pods = append(pods, pod)
 	}
 	var listStats framework.Samples
 	for i := 0; i < b.N; i++ {
@@ -172,6 +161,25 @@ func BenchmarkDaemonRSSWith50Pods(b *testing.B) {
 	for _, p := range pods {
 		removePod(b, d, p)
 	}
+}
+
+// startPodWithContainer runs pod i with one started container running cmd
+// and returns the pod's and the container's ids.
+func startPodWithContainer(b *testing.B, d *framework.Daemon, i int, cmd ...string) (pod, ctr string) {
+	ctx := context.Background()
+	podCfg := benchPodConfig(i)
+	p, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: p.PodSandboxId, Config: benchContainerConfig(i, cmd...), SandboxConfig: podCfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+		b.Fatal(err)
+	}
+	return p.PodSandboxId, c.ContainerId
 }
 
 func removePod(b *testing.B, d *framework.Daemon, id string) {
@@ -197,28 +205,16 @@ func indexOf(s, sub string) int {
 func BenchmarkExecSync(b *testing.B) {
 	d := containerDaemon(b)
 	ctx := context.Background()
-	podCfg := benchPodConfig(0)
-	pod, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod.PodSandboxId,
-		Config: benchContainerConfig(0, "sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"), SandboxConfig: podCfg})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
-		b.Fatal(err)
-	}
+	pod, ctr := startPodWithContainer(b, d, 0, "sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait")
 	var samples framework.Samples
 	for i := 0; i < b.N; i++ {
 		stop := samples.Start()
-		resp, err := d.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: c.ContainerId, Cmd: []string{"true"}})
+		resp, err := d.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ctr, Cmd: []string{"true"}})
 		stop()
 		if err != nil || resp.ExitCode != 0 {
 			b.Fatalf("ExecSync: %v %v", resp, err)
 		}
 	}
 	samples.Report(b)
-	removePod(b, d, pod.PodSandboxId)
+	removePod(b, d, pod)
 }
