@@ -62,7 +62,7 @@ e2e: build tools
 # Daemon-level benchmarks; medians over -count runs are reported by
 # test/bench itself.
 bench: build
-	CRIA_BINARY=$(BIN)/cria $(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchtime 20x -count 1 -timeout 30m ./test/bench/
+	CRIA_BINARY=$(BIN)/cria $(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchtime 50x -count 1 -timeout 30m ./test/bench/
 
 lint:
 	$(GO) vet -tags '$(TAGS)' ./...
