@@ -244,7 +244,10 @@ func serve(cfg config.Config, stderr io.Writer) error {
 		MonitorPath:  monitor,
 	})
 	rt.Recover(ctx)
-	streams, err := streaming.Start(cfg.Streaming.Address, cfg.Streaming.Port, cfg.Streaming.IdleTimeoutDuration(), rt.StreamRuntime())
+	streams, err := streaming.Start(streaming.Options{
+		Address: cfg.Streaming.Address, Port: cfg.Streaming.Port, IdleTimeout: cfg.Streaming.IdleTimeoutDuration(),
+		TLSCertFile: cfg.Streaming.TLSCertFile, TLSKeyFile: cfg.Streaming.TLSKeyFile,
+	}, rt.StreamRuntime())
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,8 @@ type StreamingConfig struct {
 	Address     string `toml:"address" json:"address" comment:"Address to listen on. Keep it on loopback unless TLS fronts it."`
 	Port        int    `toml:"port" json:"port" comment:"TCP port; 0 picks a free one."`
 	IdleTimeout string `toml:"idle_timeout" json:"idle_timeout" comment:"A stream with no traffic for this long is closed (Go duration)."`
+	TLSCertFile string `toml:"tls_cert_file" json:"tls_cert_file" comment:"PEM certificate for serving streams over HTTPS; with tls_key_file. Empty: plain HTTP."`
+	TLSKeyFile  string `toml:"tls_key_file" json:"tls_key_file" comment:"PEM private key of tls_cert_file."`
 }
 
 // IdleTimeoutDuration returns streaming.idle_timeout parsed.
@@ -262,6 +264,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Streaming.Port < 0 || c.Streaming.Port > 65535 {
 		bad("streaming.port", "must be within 0-65535, got %d", c.Streaming.Port)
+	}
+	if (c.Streaming.TLSCertFile == "") != (c.Streaming.TLSKeyFile == "") {
+		bad("streaming.tls_cert_file", "and streaming.tls_key_file must be set together")
+	}
+	for _, p := range []struct{ key, val string }{{"streaming.tls_cert_file", c.Streaming.TLSCertFile}, {"streaming.tls_key_file", c.Streaming.TLSKeyFile}} {
+		if p.val != "" && !filepath.IsAbs(p.val) {
+			bad(p.key, "must be an absolute path, got %q", p.val)
+		}
 	}
 	if d, err := time.ParseDuration(c.Streaming.IdleTimeout); err != nil || d < time.Second {
 		bad("streaming.idle_timeout", "%q is not a duration of at least 1s", c.Streaming.IdleTimeout)

@@ -77,6 +77,8 @@ func TestParse(t *testing.T) {
 		{name: "streaming port", in: "[streaming]\nport = 70000\n", wantErr: `streaming.port: must be within 0-65535`},
 		{name: "streaming idle", in: "[streaming]\nidle_timeout = \"1ms\"\n", wantErr: `streaming.idle_timeout`},
 		{name: "metrics address", in: "[metrics]\naddress = \"localhost\"\n", wantErr: `metrics.address: "localhost" is not an IP:port`},
+		{name: "tls cert without key", in: "[streaming]\ntls_cert_file = \"/etc/cria/tls.crt\"\n", wantErr: `streaming.tls_cert_file: and streaming.tls_key_file must be set together`},
+		{name: "relative tls key", in: "[streaming]\ntls_cert_file = \"/c\"\ntls_key_file = \"k\"\n", wantErr: `streaming.tls_key_file: must be an absolute path`},
 		{name: "bad log level", in: "[log]\nlevel = \"verbose\"\n", wantErr: `log.level: must be one of`},
 		{name: "bad log format", in: "[log]\nformat = \"xml\"\n", wantErr: `log.format: must be one of "text", "json", got "xml"`},
 		{name: "two validation errors both named", in: "cgroup_driver = \"x\"\n[log]\nformat = \"xml\"\n", wantErr: "cgroup_driver: must be one of"},

@@ -4,6 +4,7 @@
 package streaming
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -26,17 +27,41 @@ type Server struct {
 	URL string
 }
 
-// Start listens on address:port (port 0 picks one) and serves streams for
-// rt until Close. The advertised URLs carry the real listening address.
-func Start(address string, port int, idleTimeout time.Duration, rt Runtime) (*Server, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(address, strconv.Itoa(port)))
+// Options configure the streaming server.
+type Options struct {
+	// Address and Port to listen on; port 0 picks a free one.
+	Address string
+	Port    int
+	// IdleTimeout closes a stream without traffic.
+	IdleTimeout time.Duration
+	// TLSCertFile and TLSKeyFile, if set, serve over HTTPS.
+	TLSCertFile, TLSKeyFile string
+}
+
+// Start listens as o says and serves streams for rt until Close. The
+// advertised URLs carry the real listening address and the scheme.
+func Start(o Options, rt Runtime) (*Server, error) {
+	var tlsCfg *tls.Config
+	if o.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("streaming server TLS: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(o.Address, strconv.Itoa(o.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("streaming server: %w", err)
 	}
 	cfg := streaming.DefaultConfig
 	cfg.Addr = ln.Addr().String()
 	cfg.BaseURL = &url.URL{Scheme: "http", Host: cfg.Addr}
-	cfg.StreamIdleTimeout = idleTimeout
+	if tlsCfg != nil {
+		cfg.BaseURL.Scheme = "https"
+		cfg.TLSConfig = tlsCfg
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	cfg.StreamIdleTimeout = o.IdleTimeout
 	s, err := streaming.NewServer(cfg, rt)
 	if err != nil {
 		ln.Close()
