@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/opencontainers/cgroups"
@@ -239,3 +241,40 @@ func (p *Process) Wait() (int, error) {
 
 // Kill sends SIGKILL to the process.
 func (p *Process) Kill() error { return p.p.Signal(os.Kill) }
+
+// CheckpointSupported returns nil if CRIU can checkpoint containers on this
+// host, or an error saying what is missing.
+func CheckpointSupported() error {
+	path, err := exec.LookPath("criu")
+	if err != nil {
+		return errors.New("criu is not installed (Debian package criu)")
+	}
+	out, err := exec.Command(path, "check").CombinedOutput()
+	if err != nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		return fmt.Errorf("criu cannot checkpoint on this host (`criu check`: %s)", lines[len(lines)-1])
+	}
+	return nil
+}
+
+// Checkpoint dumps the running container id with CRIU into dir/checkpoint,
+// leaving it running. CRIU's logs go to dir/work.
+func (r *Runtime) Checkpoint(id, dir string) error {
+	c, err := libcontainer.Load(r.Root, id)
+	if err != nil {
+		return fmt.Errorf("loading container %s: %w", id, err)
+	}
+	images, work := filepath.Join(dir, "checkpoint"), filepath.Join(dir, "work")
+	for _, d := range []string{images, work} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	if err := c.Checkpoint(&libcontainer.CriuOpts{
+		ImagesDirectory: images, WorkDirectory: work,
+		LeaveRunning: true, TcpEstablished: true, FileLocks: true,
+	}); err != nil {
+		return fmt.Errorf("checkpointing container %s: %w", id, err)
+	}
+	return nil
+}
