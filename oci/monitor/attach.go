@@ -127,11 +127,10 @@ func (f *bytesFrame) set(typ byte, p []byte) {
 // stdinTarget is where attached clients' input goes: the container's stdin
 // pipe, or its pty master.
 type stdinTarget struct {
-	mu     sync.Mutex // protects w
-	w      *os.File   // nil once closed
-	tty    *os.File   // the pty master, for resizes
-	once   bool       // close stdin when the first client detaches
-	closed bool
+	mu   sync.Mutex // protects w
+	w    *os.File   // nil once closed
+	tty  *os.File   // the pty master, for resizes
+	once bool       // close stdin when the first client detaches
 }
 
 func (s *stdinTarget) write(p []byte) {
@@ -160,7 +159,6 @@ func (s *stdinTarget) close() {
 	if s.tty == nil {
 		s.w = nil
 	}
-	s.closed = true
 }
 
 // serveAttach accepts attach connections until l is closed.
