@@ -2,15 +2,24 @@ package cgroups
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/manager"
 )
 
-// Usage is what a cgroup has used, in the kubelet's terms.
+// Usage is what a cgroup has used, in the kubelet's and cadvisor's terms.
 type Usage struct {
-	// CPUNanos is the cumulative CPU time used, all cores.
-	CPUNanos uint64
+	// CPUNanos is the cumulative CPU time used, all cores; CPUUserNanos
+	// and CPUSystemNanos split it by mode.
+	CPUNanos, CPUUserNanos, CPUSystemNanos uint64
+	// CFS bandwidth control: enforcement periods elapsed, periods in which
+	// the cgroup was throttled, and the time it was throttled for.
+	CFSPeriods, CFSThrottledPeriods, CFSThrottledNanos uint64
 	// MemoryUsage is all memory charged; WorkingSet that less the
 	// inactive file cache (what the kubelet evicts on); RSS anonymous
 	// memory.
@@ -18,8 +27,23 @@ type Usage struct {
 	// MemoryLimit is the limit, 0 when unlimited.
 	MemoryLimit                 uint64
 	PageFaults, MajorPageFaults uint64
-	// Processes is the number of tasks.
-	Processes uint64
+	// MemoryCache is the page cache, MemoryMappedFile its mapped part,
+	// MemoryKernel kernel memory; MemoryMaxUsage the peak usage (v1 only);
+	// MemoryFailcnt how often the limit was hit; MemorySwap swap used.
+	MemoryCache, MemoryMappedFile, MemoryKernel uint64
+	MemoryMaxUsage, MemoryFailcnt, MemorySwap   uint64
+	// Processes is the number of tasks; ProcessLimit the pids limit, 0
+	// when unlimited.
+	Processes, ProcessLimit uint64
+	// IO is the block I/O per device, sorted by device number.
+	IO []DeviceIO
+}
+
+// DeviceIO is the block I/O that a cgroup did on one device.
+type DeviceIO struct {
+	Major, Minor          uint64
+	ReadBytes, WriteBytes uint64
+	Reads, Writes         uint64
 }
 
 // ReadUsage reads the usage of the cgroup at paths (by subsystem, as
@@ -39,28 +63,183 @@ func ReadUsage(paths map[string]string) (Usage, error) {
 // IsV2 tells whether the host runs cgroup v2 only.
 func IsV2() bool { return cgroups.IsCgroup2UnifiedMode() }
 
+// unlimited reports limits the kernel prints as "max" (v2) or as a huge
+// page-aligned number (v1) as 0.
+func unlimited(v uint64) uint64 {
+	if v >= 1<<62 {
+		return 0
+	}
+	return v
+}
+
 // usageOf maps opencontainers' stats to Usage; v2 names its memory
 // counters differently.
 func usageOf(st *cgroups.Stats, v2 bool) Usage {
 	ms := st.MemoryStats.Stats
+	cpu := st.CpuStats
 	u := Usage{
-		CPUNanos:    st.CpuStats.CpuUsage.TotalUsage,
-		MemoryUsage: st.MemoryStats.Usage.Usage,
-		Processes:   st.PidsStats.Current,
+		CPUNanos:            cpu.CpuUsage.TotalUsage,
+		CPUUserNanos:        cpu.CpuUsage.UsageInUsermode,
+		CPUSystemNanos:      cpu.CpuUsage.UsageInKernelmode,
+		CFSPeriods:          cpu.ThrottlingData.Periods,
+		CFSThrottledPeriods: cpu.ThrottlingData.ThrottledPeriods,
+		CFSThrottledNanos:   cpu.ThrottlingData.ThrottledTime,
+		MemoryUsage:         st.MemoryStats.Usage.Usage,
+		MemoryLimit:         unlimited(st.MemoryStats.Usage.Limit),
+		MemoryMaxUsage:      st.MemoryStats.Usage.MaxUsage,
+		MemoryFailcnt:       st.MemoryStats.Usage.Failcnt,
+		MemoryKernel:        st.MemoryStats.KernelUsage.Usage,
+		Processes:           st.PidsStats.Current,
+		ProcessLimit:        unlimited(st.PidsStats.Limit),
 	}
-	if lim := st.MemoryStats.Usage.Limit; lim > 0 && lim < 1<<62 {
-		u.MemoryLimit = lim
-	}
-	inactive, rss, faults, major := "total_inactive_file", "total_rss", "total_pgfault", "total_pgmajfault"
+	inactive, rss, faults, major, cache, mapped := "total_inactive_file", "total_rss", "total_pgfault", "total_pgmajfault", "total_cache", "total_mapped_file"
 	if v2 {
-		inactive, rss, faults, major = "inactive_file", "anon", "pgfault", "pgmajfault"
+		inactive, rss, faults, major, cache, mapped = "inactive_file", "anon", "pgfault", "pgmajfault", "file", "file_mapped"
+		u.MemoryKernel = ms["kernel"]
 	}
 	u.RSS, u.PageFaults, u.MajorPageFaults = ms[rss], ms[faults], ms[major]
+	u.MemoryCache, u.MemoryMappedFile = ms[cache], ms[mapped]
 	u.WorkingSet = u.MemoryUsage
 	if in := ms[inactive]; in < u.WorkingSet {
 		u.WorkingSet -= in
 	} else {
 		u.WorkingSet = 0
 	}
+	// Both versions report memory+swap here (v2 is converted to v1's
+	// memsw by opencontainers); swap alone is the difference.
+	if sw := st.MemoryStats.SwapUsage.Usage; sw > u.MemoryUsage {
+		u.MemorySwap = sw - u.MemoryUsage
+	}
+	u.IO = deviceIO(st.BlkioStats)
 	return u
+}
+
+// deviceIO folds the blkio entries into one DeviceIO per device.
+func deviceIO(b cgroups.BlkioStats) []DeviceIO {
+	byDev := map[[2]uint64]*DeviceIO{}
+	get := func(e cgroups.BlkioStatEntry) *DeviceIO {
+		k := [2]uint64{e.Major, e.Minor}
+		if byDev[k] == nil {
+			byDev[k] = &DeviceIO{Major: e.Major, Minor: e.Minor}
+		}
+		return byDev[k]
+	}
+	for _, e := range b.IoServiceBytesRecursive {
+		switch strings.ToLower(e.Op) {
+		case "read":
+			get(e).ReadBytes += e.Value
+		case "write":
+			get(e).WriteBytes += e.Value
+		}
+	}
+	for _, e := range b.IoServicedRecursive {
+		switch strings.ToLower(e.Op) {
+		case "read":
+			get(e).Reads += e.Value
+		case "write":
+			get(e).Writes += e.Value
+		}
+	}
+	var out []DeviceIO
+	for _, d := range byDev {
+		out = append(out, *d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Major != out[j].Major {
+			return out[i].Major < out[j].Major
+		}
+		return out[i].Minor < out[j].Minor
+	})
+	return out
+}
+
+// Spec is what a cgroup is configured with, as cadvisor reports it.
+type Spec struct {
+	// CPUPeriod is the CFS period in microseconds; CPUShares the relative
+	// weight in v1's units (v2's weight converted back).
+	CPUPeriod, CPUShares uint64
+	// SwapLimit is the swap (v2) or memory+swap (v1) limit in bytes, 0
+	// when unlimited.
+	SwapLimit uint64
+}
+
+// ReadSpec reads the cgroup's CPU and swap settings from its files.
+func ReadSpec(paths map[string]string) Spec {
+	var s Spec
+	if p, ok := paths[""]; ok && IsV2() {
+		if f := strings.Fields(readString(filepath.Join(p, "cpu.max"))); len(f) == 2 {
+			s.CPUPeriod, _ = strconv.ParseUint(f[1], 10, 64)
+		}
+		if w := readUint(filepath.Join(p, "cpu.weight")); w > 0 {
+			// The inverse of the kubelet's shares → weight mapping.
+			s.CPUShares = 2 + ((w-1)*262142)/9999
+		}
+		s.SwapLimit = readUint(filepath.Join(p, "memory.swap.max"))
+		return s
+	}
+	if p, ok := paths["cpu"]; ok {
+		s.CPUPeriod = readUint(filepath.Join(p, "cpu.cfs_period_us"))
+		s.CPUShares = readUint(filepath.Join(p, "cpu.shares"))
+	}
+	if p, ok := paths["memory"]; ok {
+		s.SwapLimit = unlimited(readUint(filepath.Join(p, "memory.memsw.limit_in_bytes")))
+	}
+	return s
+}
+
+func readString(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// readUint reads a number; "max" and unreadable files read as 0.
+func readUint(path string) uint64 {
+	v, _ := strconv.ParseUint(readString(path), 10, 64)
+	return v
+}
+
+// Tasks are what the processes of a cgroup hold.
+type Tasks struct {
+	// FileDescriptors open, of which Sockets are sockets; Threads in all.
+	FileDescriptors, Sockets, Threads uint64
+}
+
+// ReadTasks counts the open files, sockets and threads of every process in
+// the cgroup (found through its pids, memory or unified directory).
+func ReadTasks(paths map[string]string) (Tasks, error) {
+	dir := ""
+	for _, sub := range []string{"pids", "memory", ""} {
+		if p, ok := paths[sub]; ok {
+			dir = p
+			break
+		}
+	}
+	if dir == "" {
+		return Tasks{}, fmt.Errorf("no cgroup directory to list processes in")
+	}
+	pids, err := cgroups.GetAllPids(dir)
+	if err != nil {
+		return Tasks{}, err
+	}
+	var t Tasks
+	for _, pid := range pids {
+		proc := filepath.Join("/proc", strconv.Itoa(pid))
+		if tasks, err := os.ReadDir(filepath.Join(proc, "task")); err == nil {
+			t.Threads += uint64(len(tasks))
+		}
+		fds, err := os.ReadDir(filepath.Join(proc, "fd"))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		t.FileDescriptors += uint64(len(fds))
+		for _, fd := range fds {
+			if target, err := os.Readlink(filepath.Join(proc, "fd", fd.Name())); err == nil && strings.HasPrefix(target, "socket:") {
+				t.Sockets++
+			}
+		}
+	}
+	return t, nil
 }

@@ -119,25 +119,33 @@ func (s *RuntimeService) podStats(sb *store.Sandbox) *runtimeapi.PodSandboxStats
 			linux.Process.ProcessCount.Value += sm.usage.Processes
 		}
 	}
-	if sb.NetNS != "" && network.IsPinned(sb.NetNS) {
-		if ifs, err := network.ReadInterfaceStats(sb.NetNS); err == nil {
-			ns := &runtimeapi.NetworkUsage{Timestamp: now}
-			for _, i := range ifs {
-				is := &runtimeapi.NetworkInterfaceUsage{Name: i.Name,
-					RxBytes: &runtimeapi.UInt64Value{Value: i.RxBytes}, RxErrors: &runtimeapi.UInt64Value{Value: i.RxErrors},
-					TxBytes: &runtimeapi.UInt64Value{Value: i.TxBytes}, TxErrors: &runtimeapi.UInt64Value{Value: i.TxErrors}}
-				if i.Name == "eth0" || ns.DefaultInterface == nil {
-					ns.DefaultInterface = is
-				}
-				ns.Interfaces = append(ns.Interfaces, is)
+	if ifs, ok := s.interfaceStats(sb); ok {
+		ns := &runtimeapi.NetworkUsage{Timestamp: now}
+		for _, i := range ifs {
+			is := &runtimeapi.NetworkInterfaceUsage{Name: i.Name,
+				RxBytes: &runtimeapi.UInt64Value{Value: i.RxBytes}, RxErrors: &runtimeapi.UInt64Value{Value: i.RxErrors},
+				TxBytes: &runtimeapi.UInt64Value{Value: i.TxBytes}, TxErrors: &runtimeapi.UInt64Value{Value: i.TxErrors}}
+			if i.Name == "eth0" || ns.DefaultInterface == nil {
+				ns.DefaultInterface = is
 			}
-			linux.Network = ns
+			ns.Interfaces = append(ns.Interfaces, is)
 		}
+		linux.Network = ns
 	}
 	return &runtimeapi.PodSandboxStats{
 		Attributes: &runtimeapi.PodSandboxAttributes{Id: sb.ID, Metadata: cfg.GetMetadata(), Labels: cfg.GetLabels(), Annotations: cfg.GetAnnotations()},
 		Linux:      linux,
 	}
+}
+
+// interfaceStats reads the counters of the pod's interfaces; false when
+// the pod has no network namespace of its own (host network) or it is gone.
+func (s *RuntimeService) interfaceStats(sb *store.Sandbox) ([]network.InterfaceStats, bool) {
+	if sb.NetNS == "" || !network.IsPinned(sb.NetNS) {
+		return nil, false
+	}
+	ifs, err := network.ReadInterfaceStats(sb.NetNS)
+	return ifs, err == nil
 }
 
 // forget drops a removed container's cached sample.

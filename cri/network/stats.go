@@ -10,10 +10,11 @@ import (
 
 // InterfaceStats are one interface's counters.
 type InterfaceStats struct {
-	Name                       string
-	RxBytes, RxErrors          uint64
-	TxBytes, TxErrors          uint64
-	RxPackets, TxPackets, Drop uint64
+	Name                 string
+	RxBytes, RxErrors    uint64
+	TxBytes, TxErrors    uint64
+	RxPackets, TxPackets uint64
+	RxDropped, TxDropped uint64
 }
 
 // ReadInterfaceStats reads the counters of every interface but loopback in
@@ -49,8 +50,8 @@ func parseNetDev(b []byte) []InterfaceStats {
 		}
 		n := func(i int) uint64 { v, _ := strconv.ParseUint(f[i], 10, 64); return v }
 		out = append(out, InterfaceStats{
-			Name: name, RxBytes: n(0), RxPackets: n(1), RxErrors: n(2), Drop: n(3) + n(11),
-			TxBytes: n(8), TxPackets: n(9), TxErrors: n(10),
+			Name: name, RxBytes: n(0), RxPackets: n(1), RxErrors: n(2), RxDropped: n(3),
+			TxBytes: n(8), TxPackets: n(9), TxErrors: n(10), TxDropped: n(11),
 		})
 	}
 	return out

@@ -13,7 +13,7 @@ func TestMetrics(t *testing.T) {
 	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
 		// Burn a little over a second of CPU, then idle.
 		c.Command = []string{"sh", "-c", "i=0; end=$(($(date +%s)+2)); while [ $(date +%s) -lt $end ]; do i=$((i+1)); done; sleep 3600"}
-		c.Linux.Resources = &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 64 << 20}
+		c.Linux.Resources = &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 64 << 20, CpuPeriod: 50000, CpuQuota: 200000, CpuShares: 512}
 	})
 	e.start(t, id)
 	st, _ := podStatus(t, e.d, e.pod)
@@ -62,8 +62,38 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("cpu usage is not a counter")
 		}
 	}
-	if values["container_cpu_usage_seconds_total"] < 1 || values["container_memory_working_set_bytes"] == 0 ||
-		values["container_spec_memory_limit_bytes"] != 64<<20 || values["container_network_receive_bytes_total"] == 0 {
-		t.Errorf("metric values = %v", values)
+	for name, ok := range map[string]bool{
+		"container_cpu_usage_seconds_total": values["container_cpu_usage_seconds_total"] >= 1,
+		// Whole seconds each: each part may round down by almost one.
+		"container_cpu_user_seconds_total":         values["container_cpu_user_seconds_total"]+values["container_cpu_system_seconds_total"]+2 >= values["container_cpu_usage_seconds_total"],
+		"container_cpu_cfs_periods_total":          values["container_cpu_cfs_periods_total"] > 0,
+		"container_memory_working_set_bytes":       values["container_memory_working_set_bytes"] > 0,
+		"container_spec_memory_limit_bytes":        values["container_spec_memory_limit_bytes"] == 64<<20,
+		"container_spec_cpu_period":                values["container_spec_cpu_period"] == 50000,
+		"container_spec_cpu_shares":                values["container_spec_cpu_shares"] == 512,
+		"container_threads":                        values["container_threads"] >= 1,
+		"container_file_descriptors":               values["container_file_descriptors"] >= 3,
+		"container_start_time_seconds":             time.Since(time.Unix(int64(values["container_start_time_seconds"]), 0)) < time.Minute,
+		"container_network_receive_bytes_total":    values["container_network_receive_bytes_total"] > 0,
+		"container_network_transmit_packets_total": values["container_network_transmit_packets_total"] > 0,
+	} {
+		if !ok {
+			t.Errorf("%s = %d (all: %v)", name, values[name], values)
+		}
 	}
+	for _, d := range desc.Descriptors {
+		if _, ok := values[d.Name]; !ok && !optionalMetric[d.Name] {
+			t.Errorf("descriptor %s has no metric", d.Name)
+		}
+	}
+}
+
+// optionalMetric are the metrics that only some machines can report: block
+// I/O accounting depends on the device under the container's filesystem.
+var optionalMetric = map[string]bool{
+	"container_blkio_device_usage_total": true,
+	"container_fs_reads_bytes_total":     true,
+	"container_fs_writes_bytes_total":    true,
+	"container_fs_reads_total":           true,
+	"container_fs_writes_total":          true,
 }
