@@ -201,8 +201,8 @@ func (s *Service) Remove(ctx context.Context, ref string) error {
 	}
 	if _, err := s.store.DeleteImage(simg.ID, true); err != nil {
 		switch {
-		case errors.Is(err, storage.ErrImageUnknown):
-			return nil
+		case errors.Is(err, storage.ErrImageUnknown), errors.Is(err, storage.ErrNotAnImage):
+			return nil // removed meanwhile by a concurrent call
 		case errors.Is(err, storage.ErrImageUsedByContainer):
 			return fmt.Errorf("image %s (%s) is used by a container: %w", ref, FormatID(simg.ID), errdefs.ErrFailedPrecondition)
 		}

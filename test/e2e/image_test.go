@@ -422,6 +422,32 @@ func TestConcurrentPullsShareOneDownload(t *testing.T) {
 	}
 }
 
+// Removing one image from many callers at once succeeds for every one of
+// them, and the image is gone.
+func TestConcurrentRemovesAllSucceed(t *testing.T) {
+	reg, d := imageEnv(t)
+	reg.Push(t, "e2e-test-images/removed:1", framework.BuildImage(t, framework.ImageSpec{Cmd: []string{"removed"}}))
+	for round := range 5 {
+		id := mustPull(t, d, "registry.k8s.io/e2e-test-images/removed:1")
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Go(func() {
+				_, errs[i] = d.Images.RemoveImage(ctxT(t), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: id}})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d: RemoveImage %d: %v", round, i, err)
+			}
+		}
+		if st, err := d.Images.ImageStatus(ctxT(t), &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: id}}); err != nil || st.Image != nil {
+			t.Errorf("round %d: image still there after removal: %v, %v", round, st.GetImage(), err)
+		}
+	}
+}
+
 func TestStalledPullIsCancelledAndLeavesNothing(t *testing.T) {
 	reg, d := imageEnv(t, framework.WithConfig(func(c *config.Config) { c.Image.PullProgressTimeout = "2s" }))
 	reg.Push(t, "e2e-test-images/stall:1", framework.BuildImage(t, framework.ImageSpec{Cmd: []string{"stall"}, RandomLayers: []int64{1 << 20}}))
