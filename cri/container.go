@@ -164,6 +164,11 @@ func (s *RuntimeService) destroyContainer(ctx context.Context, c *store.Containe
 	if err := s.opts.Images.RemoveRootfs(c.ID); err != nil {
 		return err
 	}
+	for _, v := range c.ImageVolumes {
+		if err := s.opts.Images.RemoveRootfs(v.Layer); err != nil {
+			return err
+		}
+	}
 	if err := os.RemoveAll(c.Dir); err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package cri
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +42,14 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 		return nil, invalid("config.metadata.name is required")
 	case cfg.GetImage().GetImage() == "":
 		return nil, invalid("config.image.image is required")
+	}
+	if err := validateImageMounts(cfg.GetMounts()); err != nil {
+		return nil, err
+	}
+	for i, m := range cfg.GetMounts() {
+		if m.GetRecursiveReadOnly() && !s.hasMountSetattr {
+			return nil, invalid("config.mounts[%d].recursive_read_only: this kernel lacks mount_setattr(2)", i)
+		}
 	}
 	sb, err := s.sandboxes.Get(req.GetPodSandboxId())
 	if err != nil {
@@ -106,12 +116,16 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if err := s.containers.Put(c); err != nil {
 		return nil, err
 	}
+	if err := s.mountImageVolumes(ctx, c, cfg.GetMounts()); err != nil {
+		return nil, err
+	}
 
 	in, err := s.specInput(c, cfg, sb, sbCfg, imgCfg.User, imgCfg.Volumes)
 	if err != nil {
 		return nil, err
 	}
 	in.Image = imgCfg
+	c.User = &store.ContainerUser{UID: in.User.UID, GID: in.User.GID, Groups: in.User.AdditionalGids}
 	spec, err := specgen.Generate(in)
 	if err != nil {
 		return nil, err
@@ -136,6 +150,77 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	return &runtimeapi.CreateContainerResponse{ContainerId: id}, nil
 }
 
+// maxImageMounts bounds the image volumes of one container.
+const maxImageMounts = 32
+
+// validateImageMounts checks the CRI mounts that name an image (image
+// volumes): read-only, no host path, a relative sub path that stays inside.
+func validateImageMounts(mounts []*runtimeapi.Mount) error {
+	n := 0
+	for i, m := range mounts {
+		if m.GetImage() == nil {
+			if m.GetImageSubPath() != "" {
+				return invalid("config.mounts[%d].image_sub_path is set without an image", i)
+			}
+			continue
+		}
+		n++
+		switch sub := m.GetImageSubPath(); {
+		case m.GetImage().GetImage() == "":
+			return invalid("config.mounts[%d].image.image is required", i)
+		case m.GetHostPath() != "":
+			return invalid("config.mounts[%d]: host_path and image are exclusive", i)
+		case !m.GetReadonly():
+			return invalid("config.mounts[%d]: an image volume must be read-only", i)
+		case m.GetPropagation() != runtimeapi.MountPropagation_PROPAGATION_PRIVATE:
+			return invalid("config.mounts[%d]: an image volume's propagation must be private", i)
+		case sub != "" && (filepath.IsAbs(sub) || filepath.Clean(sub) != sub || sub == ".." || strings.HasPrefix(sub, "../")):
+			return invalid("config.mounts[%d].image_sub_path %q must be a clean relative path inside the image", i, sub)
+		}
+	}
+	if n > maxImageMounts {
+		return invalid("config.mounts: %d image volumes, at most %d", n, maxImageMounts)
+	}
+	return nil
+}
+
+// mountImageVolumes gives each image mount a read-only-bound layer of its
+// image, recorded in c before it is made so that a rollback or a restart
+// finds it.
+func (s *RuntimeService) mountImageVolumes(ctx context.Context, c *store.Container, mounts []*runtimeapi.Mount) error {
+	for i, m := range mounts {
+		if m.GetImage() == nil {
+			continue
+		}
+		sum := sha256.Sum256([]byte(fmt.Sprintf("%s/image-volume/%d", c.ID, i)))
+		vol := store.ImageVolume{Mount: i, Layer: hex.EncodeToString(sum[:])}
+		c.ImageVolumes = append(c.ImageVolumes, vol)
+		if err := s.containers.Put(c); err != nil {
+			return err
+		}
+		rootfs, err := s.opts.Images.CreateRootfs(ctx, vol.Layer, m.GetImage().GetImage())
+		if err != nil {
+			return fmt.Errorf("config.mounts[%d].image: %w", i, err)
+		}
+		vol.ImageID, vol.Path = rootfs.Image.ID, rootfs.Path
+		if sub := m.GetImageSubPath(); sub != "" {
+			p, err := securejoin.SecureJoin(rootfs.Path, sub)
+			if err != nil {
+				return invalid("config.mounts[%d].image_sub_path %q: %v", i, sub, err)
+			}
+			if _, err := os.Stat(p); err != nil {
+				return invalid("config.mounts[%d].image_sub_path %q does not exist in image %s", i, sub, m.GetImage().GetImage())
+			}
+			vol.Path = p
+		}
+		c.ImageVolumes[len(c.ImageVolumes)-1] = vol
+		if err := s.containers.Put(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // specInput gathers the host facts specgen needs: the image's accounts,
 // devices, a Localhost seccomp profile, image volume directories.
 func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.ContainerConfig, sb *store.Sandbox, sbCfg *runtimeapi.PodSandboxConfig, imageUser string, volumes map[string]struct{}) (specgen.Input, error) {
@@ -153,11 +238,15 @@ func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.Container
 		HostCapabilities: hostCapabilities(),
 		ID:               c.ID, Config: cfg, SandboxConfig: sbCfg, Rootfs: c.Rootfs, User: user,
 		CgroupDriver: s.opts.CgroupDriver, Devices: map[string]specgen.Device{},
+		ImageMounts: map[int]string{},
 		Sandbox: specgen.Sandbox{
 			ID: sb.ID, Hostname: sb.Hostname, NetNS: sb.NetNS, IPCNS: sb.IPCNS, UTSNS: sb.UTSNS,
 			PIDMode: sb.PIDMode, PausePID: sb.PausePID, CgroupParent: sb.CgroupParent,
 			HostsPath: sb.HostsPath, ResolvPath: sb.ResolvPath, HostnamePath: sb.HostnamePath, ShmPath: sb.ShmPath,
 		},
+	}
+	for _, v := range c.ImageVolumes {
+		in.ImageMounts[v.Mount] = v.Path
 	}
 	paths := make([]string, 0, len(cfg.GetDevices()))
 	for _, d := range cfg.GetDevices() {

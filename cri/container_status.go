@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
+	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cria-runtime/cria/cri/store"
@@ -62,7 +64,8 @@ func (s *RuntimeService) ContainerStatus(ctx context.Context, req *runtimeapi.Co
 		Message:     c.Message,
 		Labels:      cfg.GetLabels(),
 		Annotations: cfg.GetAnnotations(),
-		Mounts:      cfg.GetMounts(),
+		Mounts:      statusMounts(c, cfg.GetMounts()),
+		User:        statusUser(c.User),
 		LogPath:     c.LogPath,
 		Resources:   &runtimeapi.ContainerResources{Linux: cfg.GetLinux().GetResources()},
 	}
@@ -105,4 +108,39 @@ func containerState(c *store.Container) runtimeapi.ContainerState {
 		return runtimeapi.ContainerState_CONTAINER_EXITED
 	}
 	return runtimeapi.ContainerState_CONTAINER_UNKNOWN
+}
+
+// statusMounts reports the config's mounts, each image volume with the id
+// of the image it was made from.
+func statusMounts(c *store.Container, mounts []*runtimeapi.Mount) []*runtimeapi.Mount {
+	if len(c.ImageVolumes) == 0 {
+		return mounts
+	}
+	out := make([]*runtimeapi.Mount, len(mounts))
+	copy(out, mounts)
+	for _, v := range c.ImageVolumes {
+		if v.Mount < len(out) && out[v.Mount].GetImage() != nil {
+			m := proto.Clone(out[v.Mount]).(*runtimeapi.Mount)
+			m.Image.ImageRef = v.ImageID
+			out[v.Mount] = m
+		}
+	}
+	return out
+}
+
+// statusUser reports the identity of the container's processes; the
+// supplementary groups include the primary one, as the kernel lists them
+// (id -G).
+func statusUser(u *store.ContainerUser) *runtimeapi.ContainerUser {
+	if u == nil {
+		return nil
+	}
+	groups := []int64{int64(u.GID)}
+	for _, g := range u.Groups {
+		if g != u.GID && !slices.Contains(groups, int64(g)) {
+			groups = append(groups, int64(g))
+		}
+	}
+	slices.Sort(groups)
+	return &runtimeapi.ContainerUser{Linux: &runtimeapi.LinuxContainerUser{Uid: int64(u.UID), Gid: int64(u.GID), SupplementalGroups: groups}}
 }

@@ -24,10 +24,11 @@ func (s *RuntimeService) Status(ctx context.Context, req *runtimeapi.StatusReque
 			netCond,
 		}},
 		RuntimeHandlers: []*runtimeapi.RuntimeHandler{{
-			Name:     "",
-			Features: &runtimeapi.RuntimeHandlerFeatures{},
+			Name: "",
+			// Recursive read-only mounts need mount_setattr (Linux 5.12).
+			Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: s.hasMountSetattr},
 		}},
-		Features: &runtimeapi.RuntimeFeatures{},
+		Features: &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true},
 	}
 	if !req.GetVerbose() {
 		return resp, nil

@@ -5,8 +5,10 @@
 package cri
 
 import (
+	"errors"
 	"sync"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -66,6 +68,9 @@ type RuntimeService struct {
 
 	events *events
 	stats  statsCollector
+	// hasMountSetattr tells whether the kernel has mount_setattr(2), which
+	// recursive read-only mounts need.
+	hasMountSetattr bool
 
 	runMu sync.Mutex // protects runs and unclaimed
 	// runs are the RunPodSandbox calls in progress, by sandbox name.
@@ -94,7 +99,15 @@ func (s *RuntimeService) SetStreaming(srv *streaming.Server) { s.opts.Streaming 
 // NewRuntimeService returns a RuntimeService for opts. Call Recover before
 // serving.
 func NewRuntimeService(opts Options) *RuntimeService {
-	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{}}
+	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{},
+		hasMountSetattr: probeMountSetattr()}
+}
+
+// probeMountSetattr calls mount_setattr(2) on no file: a kernel that has it
+// answers EBADF, one that lacks it ENOSYS.
+func probeMountSetattr() bool {
+	err := unix.MountSetattr(-1, "", unix.AT_EMPTY_PATH, &unix.MountAttr{})
+	return !errors.Is(err, unix.ENOSYS)
 }
 
 // ImageService implements runtimeapi.ImageServiceServer over image.Service.

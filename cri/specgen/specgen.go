@@ -62,6 +62,9 @@ type Input struct {
 	// ImageVolumes maps each volume the image declares to the host
 	// directory that backs it.
 	ImageVolumes map[string]string
+	// ImageMounts maps the index of each CRI mount that names an image
+	// to the host path of that image's mounted layer (or sub path).
+	ImageMounts map[int]string
 	// CgroupDriver is the driver in use.
 	CgroupDriver cgroups.Driver
 	// Devices are host devices by host path: those the config names, and
@@ -139,10 +142,13 @@ func Generate(in Input) (*specs.Spec, error) {
 		spec.WithEnv(env),
 		spec.WithCwd(cwd),
 		spec.WithTerminal(c.GetTty()),
-		spec.WithHostname(in.Sandbox.Hostname),
 		spec.WithUser(in.User.UID, in.User.GID, in.User.AdditionalGids),
 		spec.WithNoNewPrivileges(sc.GetNoNewPrivs()),
 		spec.WithAnnotations(c.GetAnnotations()),
+	}
+	if in.Sandbox.UTSNS != "" {
+		// In the host's UTS namespace the hostname is the host's own.
+		opts = append(opts, spec.WithHostname(in.Sandbox.Hostname))
 	}
 	caps, err := Capabilities(spec.DefaultCapabilities(), sc.GetCapabilities(), privileged, in.HostCapabilities)
 	if err != nil {
@@ -174,6 +180,7 @@ func Generate(in Input) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.Linux.RootfsPropagation = rootfsPropagation(in.Config.GetMounts())
 	if err := spec.Apply(s, spec.WithMounts(mounts...)); err != nil {
 		return nil, invalid("%v", err)
 	}
@@ -381,10 +388,17 @@ func Mounts(in Input) ([]specs.Mount, error) {
 		if !path.IsAbs(m.ContainerPath) {
 			return nil, invalid("config.mounts[%d].container_path %q is not absolute", i, m.ContainerPath)
 		}
-		if !path.IsAbs(m.HostPath) {
-			return nil, invalid("config.mounts[%d].host_path %q is not absolute", i, m.HostPath)
+		hostPath := m.HostPath
+		if m.Image != nil {
+			// An image volume: its layer, bound read-only.
+			if hostPath = in.ImageMounts[i]; hostPath == "" {
+				return nil, invalid("config.mounts[%d].image %q is not mounted", i, m.Image.Image)
+			}
 		}
-		mnt := bind(m.HostPath, m.ContainerPath, m.Readonly)
+		if !path.IsAbs(hostPath) {
+			return nil, invalid("config.mounts[%d].host_path %q is not absolute", i, hostPath)
+		}
+		mnt := bind(hostPath, m.ContainerPath, m.Readonly || m.Image != nil)
 		switch m.Propagation {
 		case runtimeapi.MountPropagation_PROPAGATION_PRIVATE:
 		case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
@@ -395,11 +409,36 @@ func Mounts(in Input) ([]specs.Mount, error) {
 			return nil, invalid("config.mounts[%d].propagation %v is unknown", i, m.Propagation)
 		}
 		if m.RecursiveReadOnly {
-			return nil, invalid("config.mounts[%d].recursive_read_only: not supported by this runtime handler", i)
+			// Read-only all the way down (mount_setattr), which only a
+			// private, read-only mount can be.
+			switch {
+			case !m.Readonly:
+				return nil, invalid("config.mounts[%d].recursive_read_only needs readonly", i)
+			case m.Propagation != runtimeapi.MountPropagation_PROPAGATION_PRIVATE:
+				return nil, invalid("config.mounts[%d].recursive_read_only needs private propagation, not %v", i, m.Propagation)
+			}
+			mnt.Options = append(mnt.Options, "rro")
 		}
 		out = append(out, mnt)
 	}
 	return out, nil
+}
+
+// rootfsPropagation is the propagation of the container's root mount: a
+// mount shared with the host (Bidirectional) needs a shared root, one
+// that receives the host's mounts (HostToContainer) at least a slave root;
+// otherwise it stays private (empty: libcontainer's default).
+func rootfsPropagation(mounts []*runtimeapi.Mount) string {
+	out := ""
+	for _, m := range mounts {
+		switch m.GetPropagation() {
+		case runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL:
+			return "rshared"
+		case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
+			out = "rslave"
+		}
+	}
+	return out
 }
 
 func applyDevices(s *specs.Spec, in Input, privileged bool) error {

@@ -422,6 +422,10 @@ func TestResolveUser(t *testing.T) {
 			want: User{UID: 65534, GID: 65534, Name: "nobody", AdditionalGids: []uint32{60000}}},
 		{name: "run_as_username", sc: &runtimeapi.LinuxContainerSecurityContext{RunAsUsername: "nobody"},
 			want: User{UID: 65534, GID: 65534, Name: "nobody", AdditionalGids: []uint32{60000}}},
+		{name: "run_as_group without a user", imageUser: "1002", sc: &runtimeapi.LinuxContainerSecurityContext{RunAsGroup: i64(2000)},
+			wantErr: "run_as_group is set without run_as_user or run_as_username"},
+		{name: "run_as_group with run_as_username", sc: &runtimeapi.LinuxContainerSecurityContext{RunAsUsername: "www-data", RunAsGroup: i64(2000)},
+			want: User{UID: 33, GID: 2000, Name: "www-data"}},
 		{name: "run_as_group", sc: &runtimeapi.LinuxContainerSecurityContext{RunAsUser: i64(1002), RunAsGroup: i64(2000)}, want: User{UID: 1002, GID: 2000}},
 		{name: "supplemental merge (critest predefined-group)", imageUser: "1000",
 			sc:   &runtimeapi.LinuxContainerSecurityContext{SupplementalGroups: []int64{1234}},
@@ -473,5 +477,53 @@ func TestCapabilitiesFromMask(t *testing.T) {
 	}
 	if mask != 0xa80425fb {
 		t.Errorf("default capability mask = %#x, want 0xa80425fb", mask)
+	}
+}
+
+func TestRootfsPropagation(t *testing.T) {
+	m := func(p runtimeapi.MountPropagation) *runtimeapi.Mount {
+		return &runtimeapi.Mount{ContainerPath: "/m", HostPath: "/h", Propagation: p}
+	}
+	for _, tc := range []struct {
+		name   string
+		mounts []*runtimeapi.Mount
+		want   string
+	}{
+		{"no mounts", nil, ""},
+		{"private only", []*runtimeapi.Mount{m(runtimeapi.MountPropagation_PROPAGATION_PRIVATE)}, ""},
+		{"host to container", []*runtimeapi.Mount{m(runtimeapi.MountPropagation_PROPAGATION_PRIVATE), m(runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER)}, "rslave"},
+		{"bidirectional wins", []*runtimeapi.Mount{m(runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER), m(runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL)}, "rshared"},
+	} {
+		if got := rootfsPropagation(tc.mounts); got != tc.want {
+			t.Errorf("%s: rootfsPropagation = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestRecursiveReadOnlyMounts(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		mount   *runtimeapi.Mount
+		want    []string
+		wantErr string
+	}{
+		{"read-only", &runtimeapi.Mount{ContainerPath: "/m", HostPath: "/h", Readonly: true}, []string{"rbind", "rprivate", "ro"}, ""},
+		{"recursive read-only", &runtimeapi.Mount{ContainerPath: "/m", HostPath: "/h", Readonly: true, RecursiveReadOnly: true}, []string{"rbind", "rprivate", "ro", "rro"}, ""},
+		{"recursive but writable", &runtimeapi.Mount{ContainerPath: "/m", HostPath: "/h", RecursiveReadOnly: true}, nil, "recursive_read_only needs readonly"},
+		{"recursive and shared", &runtimeapi.Mount{ContainerPath: "/m", HostPath: "/h", Readonly: true, RecursiveReadOnly: true,
+			Propagation: runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL}, nil, "needs private propagation"},
+		{"recursive and slave", &runtimeapi.Mount{ContainerPath: "/m", HostPath: "/h", Readonly: true, RecursiveReadOnly: true,
+			Propagation: runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER}, nil, "needs private propagation"},
+	} {
+		mounts, err := Mounts(Input{Config: &runtimeapi.ContainerConfig{Mounts: []*runtimeapi.Mount{tc.mount}}})
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: error %v, want %q", tc.name, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || len(mounts) != 1 || !reflect.DeepEqual(mounts[0].Options, tc.want) {
+			t.Errorf("%s: mounts %+v (%v), want options %v", tc.name, mounts, err, tc.want)
+		}
 	}
 }

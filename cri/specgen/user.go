@@ -46,6 +46,11 @@ type groupEntry struct {
 // Merge policy (the default), the groups /etc/group lists the user in.
 func ResolveUser(r UserRequest) (User, error) {
 	sc := r.Security
+	if sc.GetRunAsGroup() != nil && sc.GetRunAsUser() == nil && sc.GetRunAsUsername() == "" {
+		// The CRI requires an error here: the group alone would pair with
+		// whatever user the image names.
+		return User{}, invalid("config.linux.security_context.run_as_group is set without run_as_user or run_as_username")
+	}
 	users := parsePasswd(r.Passwd)
 	groups := parseGroup(r.Group)
 

@@ -48,12 +48,37 @@ type Container struct {
 	LogPath    string `json:"log_path"`
 	StopSignal string `json:"stop_signal"`
 
+	// User is the identity the container's processes run as.
+	User *ContainerUser `json:"user,omitempty"`
+
+	// ImageVolumes are the CRI mounts that name an image, each mounted
+	// read-only from a layer of its own.
+	ImageVolumes []ImageVolume `json:"image_volumes,omitempty"`
+
 	// Pid and PidStart identify the init; MonitorPid and MonitorStart its
 	// monitor (start times in clock ticks, against pid reuse).
 	Pid          int    `json:"pid,omitempty"`
 	PidStart     uint64 `json:"pid_start,omitempty"`
 	MonitorPid   int    `json:"monitor_pid,omitempty"`
 	MonitorStart uint64 `json:"monitor_start,omitempty"`
+}
+
+// ContainerUser is a container's uid, primary gid and supplementary groups.
+type ContainerUser struct {
+	UID    uint32   `json:"uid"`
+	GID    uint32   `json:"gid"`
+	Groups []uint32 `json:"groups,omitempty"`
+}
+
+// ImageVolume is an image mounted into a container: the CRI mount at index
+// Mount of its config, served from storage layer Layer of image ImageID.
+type ImageVolume struct {
+	Mount   int    `json:"mount"`
+	Layer   string `json:"layer"`
+	ImageID string `json:"image_id,omitempty"`
+	// Path is the host path bound into the container (the layer's mount,
+	// or the image_sub_path within it).
+	Path string `json:"path,omitempty"`
 }
 
 func (c *Container) recordID() string   { return c.ID }

@@ -20,6 +20,7 @@ import (
 // pod whose logs go to a directory of the test's.
 type containerEnv struct {
 	d      *framework.Daemon
+	reg    *framework.Registry
 	pod    string
 	podCfg *runtimeapi.PodSandboxConfig
 	logDir string
@@ -33,7 +34,7 @@ func newContainerEnv(t *testing.T, edit ...func(*runtimeapi.PodSandboxConfig)) *
 	reg.Push(t, "e2e-test-images/busybox:1.29-2", framework.BuildImage(t, framework.ImageSpec{Cmd: []string{"sh"}}))
 	d := framework.StartDaemon(t, framework.WithBridgeNetwork(), framework.WithRegistriesConf(reg.MirrorConf("registry.k8s.io")))
 	mustPull(t, d, busybox)
-	e := &containerEnv{d: d, logDir: filepath.Join(d.Dir, "pod-logs")}
+	e := &containerEnv{d: d, reg: reg, logDir: filepath.Join(d.Dir, "pod-logs")}
 	e.podCfg = podConfig(append([]func(*runtimeapi.PodSandboxConfig){func(c *runtimeapi.PodSandboxConfig) { c.LogDirectory = e.logDir }}, edit...)...)
 	e.pod = runPod(t, d, e.podCfg)
 	t.Cleanup(func() {
