@@ -19,15 +19,28 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN    := $(CURDIR)/bin
 PREFIX ?= /usr/local
 
-# Pinned tools, built from the Go module proxy into bin/.
+# Pinned tools, built from the Go module proxy into bin/: crictl, and
+# critest (the CRI conformance suite, a test binary of the same module).
 CRICTL_VERSION := v1.37.0
+CRI_TOOLS      := sigs.k8s.io/cri-tools@$(CRICTL_VERSION)
+# Debian's dynamically linked busybox, the base of the conformance images
+# (see test/conformance); fetched with apt, never installed.
+BUSYBOX_DYNAMIC := $(BIN)/busybox-dynamic/bin/busybox
+# Where make conformance keeps critest's JUnit report and output.
+CONFORMANCE_REPORTS ?= $(CURDIR)/_output/conformance
 
-# The test timeout covers the whole e2e suite; CI has 90 minutes in all.
+# What the tests need to find.
+TEST_ENV := CRIA_BINARY=$(BIN)/cria CRICTL=$(BIN)/crictl CRITEST=$(BIN)/critest \
+	CONFORMANCE_BUSYBOX=$(BUSYBOX_DYNAMIC) CONFORMANCE_REPORT_DIR=$(CONFORMANCE_REPORTS)
+
+# The test timeout covers the whole suite; CI has 90 minutes in all. make
+# test runs one test binary at a time (-p 1): the end-to-end and conformance
+# suites each load both cores.
 TEST_TIMEOUT ?= 40m
 # Extra arguments for go test, e.g. make test TESTFLAGS='-run TestStatus -v'.
 TESTFLAGS ?=
 
-.PHONY: all build run test unit e2e bench install lint tools deps clean
+.PHONY: all build run test unit e2e conformance bench bench-critest install lint tools deps clean
 
 all: build
 
@@ -43,21 +56,39 @@ run: deps build
 deps:
 	@bash .ci/install-deps
 
-tools: $(BIN)/crictl
+tools: $(BIN)/crictl $(BIN)/critest $(BUSYBOX_DYNAMIC)
 
 $(BIN)/crictl:
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/cri-tools/cmd/crictl@$(CRICTL_VERSION)
 
+# critest is built as the module's own test binary, from its own go.mod.
+$(BIN)/critest:
+	dir=$$(cd / && GOFLAGS=-mod=mod $(GO) mod download -json $(CRI_TOOLS) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p') && \
+		test -n "$$dir" && cd "$$dir" && GOFLAGS=-buildvcs=false $(GO) test -c -o $(BIN)/critest ./cmd/critest
+
+$(BUSYBOX_DYNAMIC):
+	rm -rf $(BIN)/busybox-dynamic && mkdir -p $(BIN)/busybox-dynamic
+	cd $(BIN)/busybox-dynamic && { apt-get download busybox 2>/dev/null || { apt-get update -qq && apt-get download busybox; }; } && \
+		dpkg-deb -x busybox_*.deb . && rm -f busybox_*.deb
+	test -x $@
+
 test: deps lint build tools
-	CRIA_BINARY=$(BIN)/cria CRICTL=$(BIN)/crictl \
-		$(GO) test -tags '$(TAGS)' -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
+	$(TEST_ENV) $(GO) test -tags '$(TAGS)' -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
 
 unit:
 	$(GO) test -tags '$(TAGS)' -count=1 ./cri/... ./cmd/... ./oci/... ./image/... ./cgroups/...
 
 e2e: build tools
-	CRIA_BINARY=$(BIN)/cria CRICTL=$(BIN)/crictl \
-		$(GO) test -tags '$(TAGS)' -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./test/...
+	$(TEST_ENV) $(GO) test -tags '$(TAGS)' -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./test/e2e/ ./test/framework/
+
+# critest against a daemon started for it, offline; reports in
+# $(CONFORMANCE_REPORTS). Part of make test.
+conformance: build tools
+	$(TEST_ENV) $(GO) test -tags '$(TAGS)' -count=1 -timeout 30m -v -run '^TestCritest$$' ./test/conformance/
+
+# critest -benchmark, its JSON results summarised (medians per operation).
+bench-critest: build tools
+	$(TEST_ENV) $(GO) test -tags '$(TAGS)' -count=1 -timeout 30m -v -run '^$$' -bench '^BenchmarkCritest$$' -benchtime 1x ./test/conformance/
 
 # Daemon-level benchmarks; medians over -count runs are reported by
 # test/bench itself.

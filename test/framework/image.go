@@ -4,12 +4,15 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/rand"
+	"debug/elf"
 	"fmt"
 	"io"
 	"log"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -23,7 +26,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// BusyboxPath is Debian's busybox-static binary, the base of every test image.
+// BusyboxPath is Debian's busybox-static binary, the base of every test
+// image unless ImageSpec.Busybox names another.
 const BusyboxPath = "/bin/busybox"
 
 // DefaultPasswd and DefaultGroup are the base image's account files. They
@@ -66,6 +70,9 @@ type ImageSpec struct {
 	RandomLayers []int64
 	// OCI selects OCI media types instead of Docker schema 2.
 	OCI bool
+	// Busybox is the busybox binary of the base layer, BusyboxPath when
+	// empty. A dynamically linked one brings its shared libraries along.
+	Busybox string
 }
 
 // BuildImage builds the image described by spec. The busybox base layer is
@@ -80,7 +87,7 @@ func BuildImage(t testing.TB, spec ImageSpec) v1.Image {
 }
 
 func buildImage(spec ImageSpec) (v1.Image, error) {
-	base, err := busyboxLayer()
+	base, err := busyboxLayer(or(spec.Busybox, BusyboxPath))
 	if err != nil {
 		return nil, err
 	}
@@ -152,45 +159,63 @@ func or(s, def string) string {
 }
 
 var (
-	busyboxOnce sync.Once
-	busyboxL    v1.Layer
-	busyboxErr  error
+	busyboxMu     sync.Mutex
+	busyboxLayers = map[string]v1.Layer{} // by busybox binary
 )
 
-// busyboxLayer is a root filesystem with Debian's static busybox at
+// busyboxLayer is a root filesystem with the busybox binary at
 // /bin/busybox, every applet hard-linked to it in /bin (hard links, not
-// symlinks, so that masking a path never masks busybox itself), and the
-// usual empty directories.
-func busyboxLayer() (v1.Layer, error) {
-	busyboxOnce.Do(func() {
-		busyboxL, busyboxErr = buildBusyboxLayer()
-	})
-	return busyboxL, busyboxErr
+// symlinks, so that masking a path never masks busybox itself), the shared
+// libraries it needs, and the usual empty directories. It is built once per
+// binary and shared, as a registry would share it.
+func busyboxLayer(path string) (v1.Layer, error) {
+	busyboxMu.Lock()
+	defer busyboxMu.Unlock()
+	if l, ok := busyboxLayers[path]; ok {
+		return l, nil
+	}
+	l, err := buildBusyboxLayer(path)
+	if err != nil {
+		return nil, err
+	}
+	busyboxLayers[path] = l
+	return l, nil
 }
 
-func buildBusyboxLayer() (v1.Layer, error) {
-	bin, err := os.ReadFile(BusyboxPath)
+func buildBusyboxLayer(path string) (v1.Layer, error) {
+	bin, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s (install Debian's busybox-static): %w", BusyboxPath, err)
+		return nil, fmt.Errorf("reading %s (install Debian's busybox-static): %w", path, err)
 	}
-	out, err := exec.Command(BusyboxPath, "--list").Output()
+	out, err := exec.Command(path, "--list").Output()
 	if err != nil {
 		return nil, fmt.Errorf("listing busybox applets: %w", err)
 	}
 	applets := strings.Fields(string(out))
 	sort.Strings(applets)
+	libs, err := sharedLibraries(path)
+	if err != nil {
+		return nil, err
+	}
 
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, d := range []struct {
-		name string
-		mode int64
-	}{
-		{"bin", 0o755}, {"dev", 0o755}, {"etc", 0o755}, {"home", 0o755}, {"proc", 0o555},
-		{"root", 0o700}, {"sys", 0o555}, {"tmp", 0o1777}, {"usr", 0o755}, {"usr/bin", 0o755},
-		{"usr/sbin", 0o755}, {"sbin", 0o755}, {"var", 0o755}, {"var/run", 0o755}, {"var/www", 0o755},
-	} {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d.name + "/", Mode: d.mode, ModTime: epoch}); err != nil {
+	dirs := []string{"bin", "dev", "etc", "home", "proc", "root", "sys", "tmp", "usr", "usr/bin",
+		"usr/sbin", "sbin", "var", "var/run", "var/www"}
+	modes := map[string]int64{"proc": 0o555, "root": 0o700, "sys": 0o555, "tmp": 0o1777}
+	for _, lib := range libs {
+		for d := filepath.Dir(lib[1:]); d != "."; d = filepath.Dir(d) {
+			dirs = append(dirs, d)
+		}
+	}
+	sort.Strings(dirs)
+	dirs = slices.Compact(dirs)
+	for _, d := range dirs {
+		mode := modes[d]
+		if mode == 0 {
+			mode = 0o755
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: mode, ModTime: epoch}); err != nil {
 			return nil, err
 		}
 	}
@@ -208,10 +233,83 @@ func buildBusyboxLayer() (v1.Layer, error) {
 			return nil, err
 		}
 	}
+	for _, lib := range libs {
+		b, err := os.ReadFile(lib)
+		if err != nil {
+			return nil, err
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: lib[1:], Mode: 0o755, Size: int64(len(b)), ModTime: epoch}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return nil, err
+		}
+	}
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
 	return layerFromBytes(buf.Bytes())
+}
+
+// libraryDirs are where Debian keeps shared libraries.
+var libraryDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib64", "/lib", "/usr/lib"}
+
+// sharedLibraries returns the dynamic loader and the libraries (by their
+// paths on this machine) that the ELF binary at path needs, transitively;
+// none for a static binary.
+func sharedLibraries(path string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	var visit func(string) error
+	visit = func(p string) error {
+		f, err := elf.Open(p)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		defer f.Close()
+		for _, prog := range f.Progs {
+			if prog.Type != elf.PT_INTERP {
+				continue
+			}
+			b, err := io.ReadAll(prog.Open())
+			if err != nil {
+				return err
+			}
+			if interp := strings.TrimRight(string(b), "\x00"); !seen[interp] {
+				seen[interp] = true
+				out = append(out, interp)
+			}
+		}
+		needed, err := f.ImportedLibraries()
+		if err != nil {
+			return err
+		}
+		for _, name := range needed {
+			lib := ""
+			for _, d := range libraryDirs {
+				if _, err := os.Stat(filepath.Join(d, name)); err == nil {
+					lib = filepath.Join(d, name)
+					break
+				}
+			}
+			if lib == "" {
+				return fmt.Errorf("%s needs %s, which is not on this machine", p, name)
+			}
+			if !seen[lib] {
+				seen[lib] = true
+				out = append(out, lib)
+				if err := visit(lib); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := visit(path); err != nil {
+		return nil, err
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
