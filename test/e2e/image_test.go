@@ -486,7 +486,14 @@ func TestPullKilledHalfWayLeavesCleanStore(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(1500 * time.Millisecond) // part of the way through
+	// Part of the way through: kill once some layer is committed (the big
+	// one is still downloading), however loaded the machine is.
+	for len(storeLayers(t, d)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no layer of the pull was committed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	d.Kill()
 	d.Start()
 
@@ -506,6 +513,19 @@ func TestPullKilledHalfWayLeavesCleanStore(t *testing.T) {
 	}
 }
 
+// storeLayers reads the layers the store holds.
+func storeLayers(t *testing.T, d *framework.Daemon) []map[string]any {
+	t.Helper()
+	var layers []map[string]any
+	b, err := os.ReadFile(filepath.Join(d.Config.Root, d.Config.Image.StorageRoot, "overlay-layers", "layers.json"))
+	if err == nil && len(b) > 0 {
+		if err := json.Unmarshal(b, &layers); err != nil {
+			t.Fatalf("layers.json: %v", err)
+		}
+	}
+	return layers
+}
+
 // assertStoreEmpty checks that the store holds no image, no layer and no
 // temporary pull file.
 func assertStoreEmpty(t *testing.T, d *framework.Daemon) {
@@ -514,13 +534,7 @@ func assertStoreEmpty(t *testing.T, d *framework.Daemon) {
 		t.Errorf("images = %v, want none", imgs)
 	}
 	root := filepath.Join(d.Config.Root, d.Config.Image.StorageRoot)
-	var layers []map[string]any
-	if b, err := os.ReadFile(filepath.Join(root, "overlay-layers", "layers.json")); err == nil {
-		if err := json.Unmarshal(b, &layers); err != nil {
-			t.Fatalf("layers.json: %v", err)
-		}
-	}
-	if len(layers) != 0 {
+	if layers := storeLayers(t, d); len(layers) != 0 {
 		t.Errorf("store holds %d layers, want none: %v", len(layers), layers)
 	}
 	if entries, _ := os.ReadDir(filepath.Join(root, "cria-tmp")); len(entries) != 0 {
