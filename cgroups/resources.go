@@ -1,8 +1,13 @@
 package cgroups
 
 import (
+	"os"
 	"path"
+	"slices"
+	"strings"
+	"sync"
 
+	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -62,4 +67,28 @@ func ContainerPath(d Driver, parent, id string) string {
 		return parent + ":cria:" + id
 	}
 	return path.Join("/", parent, "cria-"+id)
+}
+
+// hasHugetlb tells whether the hugetlb controller is usable: mounted on v1
+// (a hybrid host may leave it out), enabled at the root on v2.
+var hasHugetlb = sync.OnceValue(func() bool {
+	if IsV2() {
+		b, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+		return err == nil && slices.Contains(strings.Fields(string(b)), "hugetlb")
+	}
+	_, err := cgroups.FindCgroupMountpoint("", "hugetlb")
+	return err == nil
+})
+
+// DropUnavailable removes from res what this host's cgroups cannot
+// enforce, as the kubelet sends it regardless: hugepage limits without a
+// hugetlb controller (every start would fail otherwise).
+func DropUnavailable(res *specs.LinuxResources) {
+	dropUnavailable(res, hasHugetlb())
+}
+
+func dropUnavailable(res *specs.LinuxResources, hugetlb bool) {
+	if res != nil && !hugetlb {
+		res.HugepageLimits = nil
+	}
 }

@@ -71,3 +71,18 @@ func TestValidateParent(t *testing.T) {
 		}
 	}
 }
+
+func TestDropUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		hugetlb bool
+		want    int
+	}{{"with hugetlb", true, 1}, {"without hugetlb", false, 0}} {
+		res := &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 0}}}
+		dropUnavailable(res, tc.hugetlb)
+		if len(res.HugepageLimits) != tc.want {
+			t.Errorf("%s: %d hugepage limits left, want %d", tc.name, len(res.HugepageLimits), tc.want)
+		}
+	}
+	dropUnavailable(nil, false) // no resources: nothing to do
+}

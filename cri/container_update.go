@@ -32,6 +32,7 @@ func (s *RuntimeService) UpdateContainerResources(ctx context.Context, req *runt
 	defer unlock()
 	c = s.observe(c)
 	res := cgroups.ToOCI(lr)
+	cgroups.DropUnavailable(res)
 	switch c.State {
 	case store.ContainerRunning:
 		if err := s.opts.Runtime.Update(c.ID, res); err != nil {
