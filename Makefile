@@ -26,11 +26,18 @@ CRI_TOOLS      := sigs.k8s.io/cri-tools@$(CRICTL_VERSION)
 # Debian's dynamically linked busybox, the base of the conformance images
 # (see test/conformance); fetched with apt, never installed.
 BUSYBOX_DYNAMIC := $(BIN)/busybox-dynamic/bin/busybox
+# The kubelet that test/e2e/kubelet runs cria under, pinned by its own
+# module so that the project's go.mod stays clean.
+# KUBELET_VERSION is the k8s.io/kubernetes version that module requires.
+KUBELET_MODULE  := test/e2e/kubelet/kubeletbuild
+KUBELET_VERSION := v1.37.2
+KUBELET_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBELET_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
 # Where make conformance keeps critest's JUnit report and output.
 CONFORMANCE_REPORTS ?= $(CURDIR)/_output/conformance
 
 # What the tests need to find.
-TEST_ENV := CRIA_BINARY=$(BIN)/cria CRICTL=$(BIN)/crictl CRITEST=$(BIN)/critest \
+TEST_ENV := CRIA_BINARY=$(BIN)/cria CRICTL=$(BIN)/crictl CRITEST=$(BIN)/critest KUBELET=$(BIN)/kubelet \
 	CONFORMANCE_BUSYBOX=$(BUSYBOX_DYNAMIC) CONFORMANCE_REPORT_DIR=$(CONFORMANCE_REPORTS)
 
 # The test timeout covers the whole suite; CI has 90 minutes in all. make
@@ -40,7 +47,7 @@ TEST_TIMEOUT ?= 40m
 # Extra arguments for go test, e.g. make test TESTFLAGS='-run TestStatus -v'.
 TESTFLAGS ?=
 
-.PHONY: all build run test unit e2e conformance bench bench-critest install lint tools deps clean
+.PHONY: all build run test unit e2e e2e-kubelet conformance bench bench-critest install lint tools deps clean
 
 all: build
 
@@ -56,7 +63,7 @@ run: deps build
 deps:
 	@bash .ci/install-deps
 
-tools: $(BIN)/crictl $(BIN)/critest $(BUSYBOX_DYNAMIC)
+tools: $(BIN)/crictl $(BIN)/critest $(BIN)/kubelet $(BUSYBOX_DYNAMIC)
 
 $(BIN)/crictl:
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/cri-tools/cmd/crictl@$(CRICTL_VERSION)
@@ -65,6 +72,12 @@ $(BIN)/crictl:
 $(BIN)/critest:
 	dir=$$(cd / && GOFLAGS=-mod=mod $(GO) mod download -json $(CRI_TOOLS) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p') && \
 		test -n "$$dir" && cd "$$dir" && GOFLAGS=-buildvcs=false $(GO) test -c -o $(BIN)/critest ./cmd/critest
+
+# About 6 minutes cold on 2 cores; the Go build cache keeps it after that.
+$(BIN)/kubelet: $(KUBELET_MODULE)/go.mod $(KUBELET_MODULE)/go.sum
+	grep -q "k8s.io/kubernetes $(KUBELET_VERSION)$$" $(KUBELET_MODULE)/go.mod
+	cd $(KUBELET_MODULE) && GOFLAGS=-buildvcs=false $(GO) build -ldflags '$(KUBELET_LDFLAGS)' -o $(BIN)/kubelet.new k8s.io/kubernetes/cmd/kubelet
+	mv $(BIN)/kubelet.new $(BIN)/kubelet
 
 $(BUSYBOX_DYNAMIC):
 	rm -rf $(BIN)/busybox-dynamic && mkdir -p $(BIN)/busybox-dynamic
@@ -80,6 +93,11 @@ unit:
 
 e2e: build tools
 	$(TEST_ENV) $(GO) test -tags '$(TAGS)' -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./test/e2e/ ./test/framework/
+
+# Static pods under a real kubelet (standalone, no API server). Part of make
+# test.
+e2e-kubelet: build tools
+	$(TEST_ENV) $(GO) test -tags '$(TAGS)' -count=1 -timeout 20m -v ./test/e2e/kubelet/
 
 # critest against a daemon started for it, offline; reports in
 # $(CONFORMANCE_REPORTS). Part of make test.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cria-runtime/cria/test/framework"
 )
 
 // benchmarkParams are critest's benchmark sizes: 50 lifecycles of each
@@ -41,7 +43,7 @@ type lifecycleResults struct {
 func BenchmarkCritest(b *testing.B) {
 	critest := critestBinary(b)
 	d := startForCritest(b)
-	defer removeAllPods(b, d)
+	defer d.RemoveAllPods(b)
 	dir := filepath.Join(reportDir(b), "benchmark")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
@@ -60,7 +62,7 @@ func BenchmarkCritest(b *testing.B) {
 			"--ginkgo.no-color")
 		cmd.Dir = b.TempDir()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("critest -benchmark: %v\n%s", err, lastLines(string(out), 80))
+			b.Fatalf("critest -benchmark: %v\n%s", err, framework.LastLines(string(out), 80))
 		}
 	}
 	b.StopTimer()

@@ -21,8 +21,6 @@ import (
 	"testing"
 	"time"
 
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-
 	"github.com/cria-runtime/cria/test/framework"
 )
 
@@ -67,7 +65,7 @@ func TestCritest(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startForCritest(t)
-	defer removeAllPods(t, d)
+	defer d.RemoveAllPods(t)
 
 	dir := reportDir(t)
 	junit := filepath.Join(dir, "junit_critest.xml")
@@ -118,7 +116,7 @@ func TestCritest(t *testing.T) {
 		t.Errorf("critest failed (%v) with no failing spec; see %s", runErr, logPath)
 	}
 	if t.Failed() {
-		t.Logf("daemon log:\n%s", lastLines(d.Log(), 200))
+		t.Logf("daemon log:\n%s", framework.LastLines(d.Log(), 200))
 	}
 }
 
@@ -266,7 +264,7 @@ func failureExcerpts(specs []spec, names []string) string {
 				// The message repeats at the head of the text; the text
 				// ends with where the spec failed.
 				fmt.Fprintf(&b, "%s\n", firstLines(f.Message, 25))
-				if loc := lastLines(strings.TrimSpace(f.Text), 1); strings.HasPrefix(loc, "In [") {
+				if loc := framework.LastLines(strings.TrimSpace(f.Text), 1); strings.HasPrefix(loc, "In [") {
 					fmt.Fprintf(&b, "%s\n", loc)
 				}
 			}
@@ -275,38 +273,10 @@ func failureExcerpts(specs []spec, names []string) string {
 	return b.String()
 }
 
-// removeAllPods stops and removes whatever critest left behind, so that the
-// daemon's cleanup finds nothing running.
-func removeAllPods(t testing.TB, d *framework.Daemon) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	pods, err := d.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
-	if err != nil {
-		t.Errorf("listing pods left behind: %v", err)
-		return
-	}
-	for _, p := range pods.Items {
-		if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.Id}); err != nil {
-			t.Errorf("stopping pod %s left behind: %v", p.Id, err)
-		}
-		if _, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
-			t.Errorf("removing pod %s left behind: %v", p.Id, err)
-		}
-	}
-}
-
 func firstLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = append(lines[:n], "…")
-	}
-	return strings.Join(lines, "\n")
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
 }

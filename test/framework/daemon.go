@@ -410,3 +410,33 @@ func RunCria(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	}
 	return o.String(), e.String(), cmd.ProcessState.ExitCode()
 }
+
+// RemoveAllPods stops and removes every pod the daemon holds, with their
+// containers: what a client such as critest or a kubelet left behind, so
+// that nothing outlives the test.
+func (d *Daemon) RemoveAllPods(t testing.TB) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pods, err := d.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil {
+		t.Errorf("listing pods left behind: %v", err)
+		return
+	}
+	for _, p := range pods.Items {
+		if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+			t.Errorf("stopping pod %s left behind: %v", p.Id, err)
+		}
+		if _, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+			t.Errorf("removing pod %s left behind: %v", p.Id, err)
+		}
+	}
+}
+
+// LastLines returns the last n lines of s.
+func LastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
