@@ -54,6 +54,7 @@ all: build
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/cria ./cmd/cria
 	$(GO) build -ldflags '-s -w' -o $(BIN)/cria-monitor ./cmd/cria-monitor
+	$(GO) build -tags '$(TAGS)' -ldflags '-s -w' -o $(BIN)/cria-start ./cmd/cria-start
 
 # Serve CRI on /run/cria/cria.sock with the embedded defaults (or
 # /etc/cria/cria.toml if present). Needs root.
@@ -121,6 +122,7 @@ lint:
 install: build
 	install -D -m 0755 $(BIN)/cria $(DESTDIR)$(PREFIX)/bin/cria
 	install -D -m 0755 $(BIN)/cria-monitor $(DESTDIR)$(PREFIX)/bin/cria-monitor
+	install -D -m 0755 $(BIN)/cria-start $(DESTDIR)$(PREFIX)/bin/cria-start
 	@if [ -z "$$(ls $(DESTDIR)/etc/cni/net.d/*.conf* 2>/dev/null)" ]; then \
 		install -D -m 0644 contrib/cni/10-cria-bridge.conflist $(DESTDIR)/etc/cni/net.d/10-cria-bridge.conflist && \
 		echo "wrote $(DESTDIR)/etc/cni/net.d/10-cria-bridge.conflist (bridge cria0, 10.88.0.0/16)"; \

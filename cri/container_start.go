@@ -30,7 +30,7 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 	if sb, err := s.sandboxes.Get(c.SandboxID); err != nil || sb.State != store.SandboxReady {
 		return nil, fmt.Errorf("the container's sandbox %s is not ready: %w", c.SandboxID, errdefs.ErrFailedPrecondition)
 	}
-	helperArgs := []string{"start-helper", "--id", c.ID, "--dir", c.Dir, "--runtime-root", s.opts.Runtime.Root}
+	helperArgs := []string{"--id", c.ID, "--dir", c.Dir, "--runtime-root", s.opts.Runtime.Root}
 	if s.opts.Runtime.Systemd {
 		helperArgs = append(helperArgs, "--systemd")
 	}
@@ -41,7 +41,7 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 	}
 	startedAt := time.Now().UnixNano()
 	monPid, pid, startErr := monitor.Start(s.opts.MonitorPath, monitor.Options{
-		ID: c.ID, Dir: c.Dir, LogPath: c.LogPath, Helper: s.opts.CriaPath, HelperArgs: helperArgs, Terminal: tty,
+		ID: c.ID, Dir: c.Dir, LogPath: c.LogPath, Helper: s.opts.StartHelper, HelperArgs: helperArgs, Terminal: tty,
 		Stdin: cfg.GetStdin(), StdinOnce: cfg.GetStdinOnce(),
 	}, startTimeout)
 	now := time.Now().UnixNano()

@@ -44,8 +44,9 @@ type Options struct {
 	Images *image.Service
 	// Runtime is libcontainer, for deleting containers.
 	Runtime *runtime.Runtime
-	// CriaPath is the cria binary, run by monitors as the start helper.
-	CriaPath string
+	// StartHelper is the cria-start binary, which a container's monitor
+	// runs to create and start the container.
+	StartHelper string
 	// Streaming serves exec and port-forward streams. Set it after
 	// NewRuntimeService, from StreamRuntime.
 	Streaming *streaming.Server

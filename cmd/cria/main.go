@@ -53,16 +53,12 @@ func main() {
 	if reexec.Init() {
 		return
 	}
-	// Hidden modes: libcontainer's container init, and the start helper
-	// that a container's monitor runs.
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case runtime.InitArg:
-			runtime.Init()
-			return
-		case startHelperArg:
-			os.Exit(startHelper(os.Args[2:]))
-		}
+	// Hidden mode: libcontainer's init, for the processes that ExecSync
+	// and Exec start in containers (containers themselves start through
+	// cria-start).
+	if len(os.Args) > 1 && os.Args[1] == runtime.InitArg {
+		runtime.Init()
+		return
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -231,11 +227,15 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	startHelper := filepath.Join(filepath.Dir(self), "cria-start")
+	if _, err := os.Stat(startHelper); err != nil {
+		return fmt.Errorf("cria-start, installed beside cria: %w", err)
+	}
 	rt = cri.NewRuntimeService(cri.Options{
 		Containers:   containers,
 		Images:       images,
 		Runtime:      &runtime.Runtime{Root: filepath.Join(cfg.RunRoot, "runc"), Systemd: driver == cgroups.Systemd},
-		CriaPath:     self,
+		StartHelper:  startHelper,
 		Config:       cfg,
 		Version:      version,
 		CgroupDriver: driver,

@@ -1,3 +1,12 @@
+// Command cria-start creates and starts one container for its monitor, and
+// is libcontainer's container init. It links libcontainer and little else,
+// so that the two execs each container start costs (this helper, then the
+// init through /proc/self/exe) are cheap.
+//
+// Usage (by cria-monitor, never by hand):
+//
+//	cria-start --id ID --dir DIR --runtime-root ROOT [--systemd] [--terminal]
+//	cria-start init
 package main
 
 import (
@@ -16,15 +25,19 @@ import (
 	"github.com/cria-runtime/cria/oci/runtime"
 )
 
-// startHelperArg is the hidden mode in which a container's monitor runs
-// cria: create and start the container from its spec with this process's
-// stdio, write the init's pid, and exit.
-const startHelperArg = "start-helper"
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == runtime.InitArg {
+		runtime.Init() // does not return
+		return
+	}
+	os.Exit(start(os.Args[1:]))
+}
 
-// startHelper is that mode. Failures are explained in the container's
-// start-error file, since standard error is the container's.
-func startHelper(args []string) int {
-	fs := flag.NewFlagSet(startHelperArg, flag.ContinueOnError)
+// start creates and starts the container from its spec with this
+// process's stdio and writes the init's pid. Failures are explained in the
+// container's start-error file, since standard error is the container's.
+func start(args []string) int {
+	fs := flag.NewFlagSet("cria-start", flag.ContinueOnError)
 	id := fs.String("id", "", "container id")
 	dir := fs.String("dir", "", "the container's run directory")
 	root := fs.String("runtime-root", "", "libcontainer's state root")
@@ -35,7 +48,7 @@ func startHelper(args []string) int {
 		err = errors.New("--id, --dir and --runtime-root are required")
 	}
 	if err == nil {
-		err = helperStart(*id, *dir, *root, *systemd, *terminal)
+		err = startContainer(*id, *dir, *root, *systemd, *terminal)
 	}
 	if err != nil {
 		if *dir != "" {
@@ -46,7 +59,7 @@ func startHelper(args []string) int {
 	return 0
 }
 
-func helperStart(id, dir, root string, systemd, terminal bool) error {
+func startContainer(id, dir, root string, systemd, terminal bool) error {
 	b, err := os.ReadFile(filepath.Join(dir, monitor.SpecFile))
 	if err != nil {
 		return err
