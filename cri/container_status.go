@@ -30,13 +30,24 @@ func (s *RuntimeService) lockContainer(id string) (_ *store.Container, unlock fu
 }
 
 // lockedContainer returns the container's record brought up to date with
-// its monitor.
+// its monitor. It never waits for an operation in progress (a StopContainer
+// may hold the lock for its whole grace period): then it returns the
+// record as stored, which that operation brings up to date when it ends.
+// Reads, the kubelet's relists above all, must not stall behind a stop.
 func (s *RuntimeService) lockedContainer(id string) (*store.Container, error) {
-	c, unlock, err := s.lockContainer(id)
+	c, err := s.containers.Get(id)
 	if err != nil {
 		return nil, err
 	}
+	unlock, ok := s.containers.TryLock(c.ID)
+	if !ok {
+		return c, nil
+	}
 	defer unlock()
+	// Read again under the lock: it may have changed or gone meanwhile.
+	if c, err = s.containers.Get(c.ID); err != nil {
+		return nil, err
+	}
 	return s.observe(c), nil
 }
 

@@ -102,6 +102,21 @@ func (s *Store[T, P]) Lock(id string) func() {
 	return m.Unlock
 }
 
+// TryLock takes id's operation lock if no one holds it, without waiting.
+func (s *Store[T, P]) TryLock(id string) (unlock func(), ok bool) {
+	s.opMu.Lock()
+	m := s.opLks[id]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.opLks[id] = m
+	}
+	s.opMu.Unlock()
+	if !m.TryLock() {
+		return nil, false
+	}
+	return m.Unlock, true
+}
+
 // Reserve claims name for id. If another record holds it, the error (class
 // AlreadyExists) names the holder.
 func (s *Store[T, P]) Reserve(name, id string) error {

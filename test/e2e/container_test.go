@@ -200,16 +200,35 @@ func TestStopIgnoringSIGTERMIsKilledAfterTimeout(t *testing.T) {
 	})
 	e.start(t, id)
 	start := time.Now()
-	if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 2}); err != nil {
+	stopped := make(chan error, 1)
+	go func() {
+		_, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 4})
+		stopped <- err
+	}()
+	// While the stop waits out its timeout, reads answer at once (the
+	// kubelet relists every second) and still see the container running.
+	time.Sleep(500 * time.Millisecond) // the stop has begun and holds the container
+	list, err := e.d.Runtime.ListContainers(ctxT(t), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{Id: id}})
+	st := e.status(t, id)
+	select {
+	case err := <-stopped:
+		t.Fatalf("the stop ended (%v) before the reads could be checked during it", err)
+	default:
+	}
+	if err != nil || len(list.Containers) != 1 || list.Containers[0].State != runtimeapi.ContainerState_CONTAINER_RUNNING ||
+		st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("during the stop: ListContainers = %v, %v; status %v", list.GetContainers(), err, st.State)
+	}
+	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
 	el := time.Since(start)
-	st := e.status(t, id)
+	st = e.status(t, id)
 	if st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 137 {
 		t.Errorf("after stop: %v exit %d, want EXITED 137 (SIGKILL)", st.State, st.ExitCode)
 	}
-	if el < 2*time.Second {
-		t.Errorf("stop took %v: it did not wait for the 2s timeout", el)
+	if el < 4*time.Second {
+		t.Errorf("stop took %v: it did not wait for the 4s timeout", el)
 	}
 	// A second stop, and a stop of an unknown container, succeed.
 	for _, cid := range []string{id, strings.Repeat("e", 64)} {
