@@ -53,7 +53,8 @@ all: build
 
 build:
 	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/cria ./cmd/cria
-	$(GO) build -ldflags '-s -w' -o $(BIN)/cria-monitor ./cmd/cria-monitor
+	# Static: one per container, so no libc and loader to map (1.3 MiB RSS each).
+	CGO_ENABLED=0 $(GO) build -ldflags '-s -w' -o $(BIN)/cria-monitor ./cmd/cria-monitor
 	$(GO) build -tags '$(TAGS)' -ldflags '-s -w' -o $(BIN)/cria-start ./cmd/cria-start
 
 # Serve CRI on /run/cria/cria.sock with the embedded defaults (or
