@@ -91,7 +91,10 @@ func New(opts Options) (*Service, error) {
 		SystemRegistriesConfDirPath: opts.RegistriesConf + ".d",
 		SignaturePolicyPath:         opts.SignaturePolicy,
 		BigFilesTemporaryDir:        s.tmpDir(),
-		DockerRegistryUserAgent:     opts.UserAgent,
+		// Not the host-wide /var/lib/containers/cache: cria's state stays
+		// under its own root.
+		BlobInfoCacheDir:        filepath.Join(opts.StorageRoot, BlobInfoCacheDir),
+		DockerRegistryUserAgent: opts.UserAgent,
 	}
 	if err := s.sweepTemp(); err != nil {
 		s.Close()
@@ -106,6 +109,11 @@ func New(opts Options) (*Service, error) {
 	}
 	return s, nil
 }
+
+// BlobInfoCacheDir is where, under the storage root, containers/image keeps
+// what it learnt of blobs (their compressed and uncompressed digests, and
+// where they were seen).
+const BlobInfoCacheDir = "blob-info-cache"
 
 // Close releases the store: unmounts what it mounted and drops its locks.
 func (s *Service) Close() error {

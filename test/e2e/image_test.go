@@ -21,6 +21,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cria-runtime/cria/cri/config"
+	"github.com/cria-runtime/cria/image"
 	"github.com/cria-runtime/cria/test/framework"
 )
 
@@ -96,6 +97,11 @@ func TestPullByTagDigestAndWithoutTag(t *testing.T) {
 		st := imageStatus(t, d, ref)
 		if st == nil {
 			t.Fatal("no status after pull")
+		}
+		// containers/image's blob cache is cria's, under its root, not the
+		// host's /var/lib/containers/cache.
+		if _, err := os.Stat(filepath.Join(d.Config.StorageRoot(), image.BlobInfoCacheDir, "blob-info-cache-v1.sqlite")); err != nil {
+			t.Errorf("the blob info cache is not under the storage root: %v", err)
 		}
 		if !reflect.DeepEqual(st.RepoTags, []string{ref}) {
 			t.Errorf("repo tags = %v", st.RepoTags)
