@@ -38,6 +38,7 @@ type Kubelet struct {
 	Manifest string // the static pod directory
 	Port     int    // the kubelet API (HTTPS, anonymous, loopback)
 	logPath  string
+	madeDirs []string // host directories the test created, removed at the end
 	cmd      *exec.Cmd
 	done     chan struct{}
 }
@@ -85,9 +86,10 @@ evictionHard:
   imagefs.available: 1%%
 `
 
-// StartKubelet starts the kubelet against d. /var/log/pods and
-// /var/log/containers, where the kubelet keeps container logs, are the
-// test's own directories (bind mounts in the test's mount namespace).
+// StartKubelet starts the kubelet against d. /var/log/pods,
+// /var/log/containers and /var/lib/kubelet, which the kubelet uses
+// whatever its root directory, are the test's own directories (bind mounts
+// in the test's mount namespace).
 func StartKubelet(t *testing.T, d *framework.Daemon) *Kubelet {
 	t.Helper()
 	bin := os.Getenv("KUBELET")
@@ -100,16 +102,19 @@ func StartKubelet(t *testing.T, d *framework.Daemon) *Kubelet {
 	}
 	k := &Kubelet{t: t, Dir: dir, Manifest: filepath.Join(dir, "manifests"), logPath: filepath.Join(dir, "kubelet.log"), done: make(chan struct{})}
 	t.Cleanup(k.cleanup)
-	for _, sub := range []string{"manifests", "root", "volume-plugins", "log/pods", "log/containers"} {
+	for _, sub := range []string{"manifests", "root", "volume-plugins", "log/pods", "log/containers", "var-lib-kubelet"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, p := range []string{"/var/log/pods", "/var/log/containers"} {
+	for p, own := range hostDirs(dir) {
+		if _, err := os.Stat(p); os.IsNotExist(err) {
+			k.madeDirs = append(k.madeDirs, p) // removed again in cleanup
+		}
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := unix.Mount(filepath.Join(dir, "log", filepath.Base(p)), p, "", unix.MS_BIND, ""); err != nil {
+		if err := unix.Mount(own, p, "", unix.MS_BIND, ""); err != nil {
 			t.Fatalf("binding the test's %s: %v", p, err)
 		}
 	}
@@ -123,7 +128,7 @@ func StartKubelet(t *testing.T, d *framework.Daemon) *Kubelet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.cmd = exec.Command(bin, "--config", cfgPath, "--root-dir", filepath.Join(dir, "root"),
+	k.cmd = exec.Command(bin, "--config", cfgPath, "--root-dir", filepath.Join(dir, "root"), "--cert-dir", filepath.Join(dir, "root", "pki"),
 		"--hostname-override", nodeName, "--v", "2")
 	k.cmd.Stdout, k.cmd.Stderr = logf, logf
 	k.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -137,6 +142,18 @@ func StartKubelet(t *testing.T, d *framework.Daemon) *Kubelet {
 		close(k.done)
 	}()
 	return k
+}
+
+// hostDirs maps the host paths the kubelet writes to whatever its flags
+// say (the pod logs, their /var/log/containers links, the device-plugin
+// socket directory) to the test's own directories, bound over them in the
+// test's mount namespace.
+func hostDirs(dir string) map[string]string {
+	return map[string]string{
+		"/var/log/pods":       filepath.Join(dir, "log", "pods"),
+		"/var/log/containers": filepath.Join(dir, "log", "containers"),
+		"/var/lib/kubelet":    filepath.Join(dir, "var-lib-kubelet"),
+	}
 }
 
 func freePort(t *testing.T) int {
@@ -216,8 +233,11 @@ func (k *Kubelet) cleanup() {
 	if k.t.Failed() {
 		k.t.Logf("kubelet log (%s), last lines:\n%s", k.logPath, framework.LastLines(k.Log(), 150))
 	}
-	for _, p := range []string{"/var/log/pods", "/var/log/containers"} {
+	for p := range hostDirs(k.Dir) {
 		_ = unix.Unmount(p, unix.MNT_DETACH)
+	}
+	for _, p := range k.madeDirs {
+		_ = os.Remove(p) // only if empty: nothing of anyone else's goes
 	}
 	if err := framework.UnmountAll(k.Dir); err != nil {
 		k.t.Errorf("releasing the kubelet's mounts: %v", err)
