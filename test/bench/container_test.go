@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,6 +14,10 @@ import (
 
 const benchImage = "registry.k8s.io/bench/busybox:1"
 
+// benchLogDir is the pods' log directory, inside the benchmark's daemon
+// directory (removed with it); containerDaemon sets it.
+var benchLogDir string
+
 func containerDaemon(b *testing.B) *framework.Daemon {
 	reg := framework.StartRegistry(b)
 	reg.Push(b, "bench/busybox:1", framework.BuildImage(b, framework.ImageSpec{Cmd: []string{"sh"}}))
@@ -20,6 +25,7 @@ func containerDaemon(b *testing.B) *framework.Daemon {
 	if _, err := d.Images.PullImage(context.Background(), &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: benchImage}}); err != nil {
 		b.Fatal(err)
 	}
+	benchLogDir = filepath.Join(d.Dir, "pod-logs")
 	return d
 }
 
@@ -27,7 +33,7 @@ func benchPodConfig(i int) *runtimeapi.PodSandboxConfig {
 	return &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: fmt.Sprintf("bench-%d", i), Namespace: "bench", Uid: fmt.Sprintf("uid-%d", i)},
 		Hostname:     fmt.Sprintf("bench-%d", i),
-		LogDirectory: "/tmp/cria-bench-logs",
+		LogDirectory: benchLogDir,
 		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 			NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_CONTAINER},
 		}},
