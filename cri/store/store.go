@@ -91,30 +91,30 @@ func clone[T any, P record[T]](r P) P {
 // Lock serialises operations on one id; call the returned function to
 // unlock.
 func (s *Store[T, P]) Lock(id string) func() {
-	s.opMu.Lock()
-	m := s.opLks[id]
-	if m == nil {
-		m = &sync.Mutex{}
-		s.opLks[id] = m
-	}
-	s.opMu.Unlock()
+	m := s.opLock(id)
 	m.Lock()
 	return m.Unlock
 }
 
 // TryLock takes id's operation lock if no one holds it, without waiting.
 func (s *Store[T, P]) TryLock(id string) (unlock func(), ok bool) {
+	m := s.opLock(id)
+	if !m.TryLock() {
+		return nil, false
+	}
+	return m.Unlock, true
+}
+
+// opLock returns id's operation lock, made on first use.
+func (s *Store[T, P]) opLock(id string) *sync.Mutex {
 	s.opMu.Lock()
+	defer s.opMu.Unlock()
 	m := s.opLks[id]
 	if m == nil {
 		m = &sync.Mutex{}
 		s.opLks[id] = m
 	}
-	s.opMu.Unlock()
-	if !m.TryLock() {
-		return nil, false
-	}
-	return m.Unlock, true
+	return m
 }
 
 // Reserve claims name for id. If another record holds it, the error (class
