@@ -32,17 +32,20 @@ func TestAttach(t *testing.T) {
 		c.Stdin, c.StdinOnce = true, true
 	}
 
-	t.Run("stdin round trip", func(t *testing.T) {
-		id := e.create(t, echo)
-		e.start(t, id)
-		out := attach(id, "hello\nworld\n", "-i")
-		if !strings.Contains(out, "got:hello") || !strings.Contains(out, "got:world") || !strings.Contains(out, "stdin-closed") {
-			t.Errorf("attach -i output %q", out)
-		}
-		if st := e.waitExited(t, id); st.ExitCode != 0 {
-			t.Errorf("container exit %d after its stdin closed", st.ExitCode)
-		}
-	})
+	// Over SPDY, and over websocket v5, whose CLOSE message ends stdin.
+	for _, transport := range []string{"spdy", "websocket"} {
+		t.Run("stdin round trip over "+transport, func(t *testing.T) {
+			id := e.create(t, echo)
+			e.start(t, id)
+			out := attach(id, "hello\nworld\n", "-i", "--transport", transport)
+			if !strings.Contains(out, "got:hello") || !strings.Contains(out, "got:world") || !strings.Contains(out, "stdin-closed") {
+				t.Errorf("attach -i output %q", out)
+			}
+			if st := e.waitExited(t, id); st.ExitCode != 0 {
+				t.Errorf("container exit %d after its stdin closed", st.ExitCode)
+			}
+		})
+	}
 	t.Run("output written after attach", func(t *testing.T) {
 		id := e.create(t, func(c *runtimeapi.ContainerConfig) {
 			c.Command = []string{"sh", "-c", "sleep 1; echo late-output; echo late-err >&2; sleep 0.5"}

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"net/http"
 	"os/exec"
+	"path"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,26 +24,42 @@ func TestStreamingExec(t *testing.T) {
 	})
 	e.start(t, id)
 
-	// stdin round-trips through a streaming exec.
-	cmd := e.d.CrictlCommand(ctxT(t), t, "exec", "-i", id, "sh", "-c", "read line; echo got:$line")
-	cmd.Stdin = strings.NewReader("hello\n")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "got:hello") {
-		t.Errorf("crictl exec -i: %v\n%s", err, out)
-	}
-	// An exit code makes it through the stream.
-	cmd = e.d.CrictlCommand(ctxT(t), t, "exec", id, "sh", "-c", "exit 3")
-	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() == 0 {
-		t.Errorf("crictl exec of exit 3: %v (exit %d), want a failure", err, cmd.ProcessState.ExitCode())
-	}
-	// With a terminal (script gives crictl one), the command sees a tty.
-	// (script runs its command through a shell: every argument is one word.)
-	ttyCmd := e.d.CrictlCommand(ctxT(t), t, "exec", "-it", id, "tty")
-	script := exec.Command("script", "-qec", strings.Join(ttyCmd.Args, " "), "/dev/null")
-	script.Stdin = strings.NewReader("")
-	out, err = script.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "/dev/pts/") {
-		t.Errorf("crictl exec -it: %v\n%q", err, out)
+	// Both transports crictl speaks: SPDY (as the kubelet does) and
+	// websocket, where crictl (client-go) offers only v5.channel.k8s.io, and
+	// its end of stdin is a CLOSE message on the stdin channel.
+	for _, transport := range []string{"spdy", "websocket"} {
+		t.Run(transport, func(t *testing.T) {
+			crictlExec := func(args ...string) *exec.Cmd {
+				return e.d.CrictlCommand(ctxT(t), t, append([]string{"exec", "--transport", transport}, args...)...)
+			}
+			// stdin round-trips, and its end reaches the command.
+			cmd := crictlExec("-i", id, "sh", "-c", "read line; echo got:$line; cat >/dev/null; echo stdin-closed")
+			cmd.Stdin = strings.NewReader("hello\n")
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "got:hello") || !strings.Contains(string(out), "stdin-closed") {
+				t.Errorf("crictl exec -i: %v\n%s", err, out)
+			}
+			// stdout and stderr both arrive.
+			out, err = crictlExec(id, "sh", "-c", "echo to-out; echo to-err >&2").CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "to-out") || !strings.Contains(string(out), "to-err") {
+				t.Errorf("crictl exec: %v\n%s", err, out)
+			}
+			// An exit code makes it through the stream.
+			cmd = crictlExec(id, "sh", "-c", "exit 3")
+			if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() == 0 {
+				t.Errorf("crictl exec of exit 3: %v (exit %d), want a failure", err, cmd.ProcessState.ExitCode())
+			}
+			// With a terminal (script gives crictl one), the command sees a
+			// tty of the client's size. (script runs its command through a
+			// shell: every argument is one word.)
+			ttyCmd := crictlExec("-it", id, "sh", "-c", "tty; stty size")
+			script := exec.Command("script", "-qec", "stty cols 91 rows 37; "+strings.Join(ttyCmd.Args, " "), "/dev/null")
+			script.Stdin = strings.NewReader("")
+			out, err = script.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "/dev/pts/") || !strings.Contains(string(out), "37 91") {
+				t.Errorf("crictl exec -it: %v\n%q, want a pts of 37 rows and 91 columns", err, out)
+			}
+		})
 	}
 
 	// The RPC itself checks its request.
@@ -62,6 +81,18 @@ func TestStreamingExec(t *testing.T) {
 	if err != nil || !strings.HasPrefix(resp.Url, "http://127.0.0.1:") || strings.Contains(resp.Url, ":0/") {
 		t.Errorf("Exec URL = %q (%v), want one on loopback with the real port", resp.GetUrl(), err)
 	}
+	// A URL serves one stream: its first use (here a plain GET, which is no
+	// upgrade) spends it, and the next finds nothing. So does a made-up one.
+	for i, u := range []string{resp.GetUrl(), resp.GetUrl(), strings.TrimSuffix(resp.GetUrl(), path.Base(resp.GetUrl())) + "made-up"} {
+		r, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if notFound := r.StatusCode == http.StatusNotFound; notFound != (i > 0) {
+			t.Errorf("GET %d of %s: %s", i+1, u, r.Status)
+		}
+	}
 }
 
 func TestStreamingPortForward(t *testing.T) {
@@ -69,40 +100,51 @@ func TestStreamingPortForward(t *testing.T) {
 	_, info := podStatus(t, e.d, e.pod)
 	// A server only on the pod's own loopback.
 	listenIn(t, nsPath(info, "network"), "127.0.0.1:8080")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pf := e.d.CrictlCommand(ctx, t, "port-forward", e.pod, "18082:8080")
-	stdout, _ := pf.StdoutPipe()
-	if err := pf.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); _ = pf.Wait() }()
-	// crictl says "Forwarding from 127.0.0.1:18082 -> 8080" when ready.
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Forwarding from") {
-				close(ready)
-				for sc.Scan() {
-				}
-				return
+	// SPDY, and SPDY tunnelled through a websocket
+	// (SPDY/3.1+portforward.k8s.io), which crictl --transport websocket
+	// speaks.
+	for i, transport := range []string{"spdy", "websocket"} {
+		t.Run(transport, func(t *testing.T) {
+			local := strconv.Itoa(18082 + i)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			pf := e.d.CrictlCommand(ctx, t, "port-forward", "--transport", transport, e.pod, local+":8080")
+			stdout, _ := pf.StdoutPipe()
+			if err := pf.Start(); err != nil {
+				t.Fatal(err)
 			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(15 * time.Second):
-		t.Fatal("crictl port-forward never became ready")
-	}
-	c, err := net.DialTimeout("tcp", "127.0.0.1:18082", 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil || !strings.Contains(line, "hello from 127.0.0.1:8080") {
-		t.Errorf("through the port-forward: %q, %v; want the pod-local server's greeting", line, err)
+			defer func() { cancel(); _ = pf.Wait() }()
+			// crictl says "Forwarding from 127.0.0.1:18082 -> 8080" when ready.
+			ready := make(chan struct{})
+			go func() {
+				sc := bufio.NewScanner(stdout)
+				for sc.Scan() {
+					if strings.Contains(sc.Text(), "Forwarding from") {
+						close(ready)
+						for sc.Scan() {
+						}
+						return
+					}
+				}
+			}()
+			select {
+			case <-ready:
+			case <-time.After(15 * time.Second):
+				t.Fatal("crictl port-forward never became ready")
+			}
+			// Two connections in turn: each is a stream pair of one session.
+			for range 2 {
+				c, err := net.DialTimeout("tcp", "127.0.0.1:"+local, 5*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				line, err := bufio.NewReader(c).ReadString('\n')
+				c.Close()
+				if err != nil || !strings.Contains(line, "hello from 127.0.0.1:8080") {
+					t.Errorf("through the port-forward: %q, %v; want the pod-local server's greeting", line, err)
+				}
+			}
+		})
 	}
 }
