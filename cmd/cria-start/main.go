@@ -21,7 +21,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/cria-runtime/cria/oci/atomicfile"
-	"github.com/cria-runtime/cria/oci/monitor"
+	"github.com/cria-runtime/cria/oci/monitor/wire"
 	"github.com/cria-runtime/cria/oci/runtime"
 )
 
@@ -52,7 +52,7 @@ func start(args []string) int {
 	}
 	if err != nil {
 		if *dir != "" {
-			_ = os.WriteFile(filepath.Join(*dir, monitor.StartErrorFile), []byte(err.Error()), 0o600)
+			_ = os.WriteFile(filepath.Join(*dir, wire.StartErrorFile), []byte(err.Error()), 0o600)
 		}
 		return 1
 	}
@@ -60,7 +60,7 @@ func start(args []string) int {
 }
 
 func startContainer(id, dir, root string, systemd, terminal bool) error {
-	b, err := os.ReadFile(filepath.Join(dir, monitor.SpecFile))
+	b, err := os.ReadFile(filepath.Join(dir, wire.SpecFile))
 	if err != nil {
 		return err
 	}
@@ -71,11 +71,11 @@ func startContainer(id, dir, root string, systemd, terminal bool) error {
 	rt := &runtime.Runtime{Root: root, Systemd: systemd}
 	var console *os.File
 	if terminal {
-		console = os.NewFile(monitor.ConsoleSocketFd, "console-socket")
+		console = os.NewFile(wire.ConsoleSocketFd, "console-socket")
 	}
 	pid, err := rt.Start(id, &spec, os.Stdin, os.Stdout, os.Stderr, console)
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, monitor.PidFile), []byte(strconv.Itoa(pid)), 0o600)
+	return atomicfile.WriteFile(filepath.Join(dir, wire.PidFile), []byte(strconv.Itoa(pid)), 0o600)
 }

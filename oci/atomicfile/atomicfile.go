@@ -1,11 +1,11 @@
 // Package atomicfile is the only way cria's state reaches disk: write a
 // temporary file, fsync it, rename it over the target, fsync the directory.
 // A crash at any point leaves either the old content or the new, never a
-// mix, and a completed write survives power loss.
+// mix, and a completed write survives power loss. It imports only os, so
+// the small monitor can use it.
 package atomicfile
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -16,7 +16,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) (retErr error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
-		return fmt.Errorf("atomic write of %s: %w", path, err)
+		return &os.PathError{Op: "atomic write", Path: path, Err: err}
 	}
 	defer func() {
 		if retErr != nil {
@@ -25,19 +25,19 @@ func WriteFile(path string, data []byte, perm os.FileMode) (retErr error) {
 		}
 	}()
 	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("atomic write of %s: %w", path, err)
+		return &os.PathError{Op: "atomic write", Path: path, Err: err}
 	}
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("atomic write of %s: %w", path, err)
+		return &os.PathError{Op: "atomic write", Path: path, Err: err}
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("atomic write of %s: fsync: %w", path, err)
+		return &os.PathError{Op: "atomic write (fsync)", Path: path, Err: err}
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("atomic write of %s: close: %w", path, err)
+		return &os.PathError{Op: "atomic write (close)", Path: path, Err: err}
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("atomic write of %s: rename: %w", path, err)
+		return &os.PathError{Op: "atomic write (rename)", Path: path, Err: err}
 	}
 	return SyncDir(dir)
 }
@@ -46,11 +46,11 @@ func WriteFile(path string, data []byte, perm os.FileMode) (retErr error) {
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
+		return &os.PathError{Op: "fsync", Path: dir, Err: err}
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
+		return &os.PathError{Op: "fsync", Path: dir, Err: err}
 	}
 	return nil
 }

@@ -1,10 +1,10 @@
 // Package console receives a container's pty master from libcontainer over
-// a console socket. It imports only x/sys, so the small monitor can use it.
+// a console socket. It imports only os and x/sys, so the small monitor can
+// use it.
 package console
 
 import (
 	"errors"
-	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -16,7 +16,7 @@ import (
 func Pair() (parent, child *os.File, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("console socket pair: %w", err)
+		return nil, nil, os.NewSyscallError("console socket pair: socketpair", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "console-parent"), os.NewFile(uintptr(fds[1]), "console-child"), nil
 }
@@ -28,7 +28,7 @@ func Receive(sock *os.File) (*os.File, error) {
 	oob := make([]byte, unix.CmsgSpace(4))
 	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), name, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("receiving the container's terminal: %w", err)
+		return nil, os.NewSyscallError("receiving the container's terminal: recvmsg", err)
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) != 1 {

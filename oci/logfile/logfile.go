@@ -11,7 +11,6 @@ package logfile
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -43,11 +42,8 @@ func Open(path string) (*File, error) {
 }
 
 func openAppend(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("opening container log: %w", err)
-	}
-	return f, nil
+	// The error names the operation and the path.
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 }
 
 // Reopen closes the file and opens its path again, so that after a rename

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
 
 // Start runs a monitor for o from the monitor binary, detached in a session
@@ -23,15 +25,15 @@ func Start(monitorBin string, o Options, timeout time.Duration) (monitorPid, ini
 		return 0, 0, err
 	}
 	defer r.Close()
-	stderr, err := os.OpenFile(filepath.Join(o.Dir, "monitor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	stderr, err := os.OpenFile(filepath.Join(o.Dir, wire.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		w.Close()
 		return 0, 0, err
 	}
 	defer stderr.Close()
-	cmd := exec.Command(monitorBin, o.args()...)
+	cmd := exec.Command(monitorBin, o.Args()...)
 	cmd.Stderr = stderr
-	cmd.ExtraFiles = []*os.File{w} // fd 3: the sync pipe
+	cmd.ExtraFiles = []*os.File{w} // fd 3: wire.SyncFd
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		w.Close()
@@ -67,7 +69,7 @@ func Start(monitorBin string, o Options, timeout time.Duration) (monitorPid, ini
 
 // Reopen asks the monitor of the container in dir to reopen its log file.
 func Reopen(dir string) error {
-	c, err := dialSocket(dir, SocketFile)
+	c, err := dialSocket(dir, wire.SocketFile)
 	if err != nil {
 		return fmt.Errorf("reaching the container monitor: %w", err)
 	}

@@ -1,0 +1,91 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+// The monitor writes the exit record by hand; the daemon reads it with
+// encoding/json. Both must agree on every record.
+func TestExitJSON(t *testing.T) {
+	for _, e := range []Exit{
+		{Code: 0, FinishedAt: 1795909510549311317},
+		{Code: 3, FinishedAt: 1},
+		{Code: 137, Signal: "SIGKILL", FinishedAt: 1795909510549311317},
+		{Code: 255},
+		{Code: -1, Signal: `odd"name\`, FinishedAt: -5},
+	} {
+		want, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.JSON(); !bytes.Equal(got, want) {
+			t.Errorf("%+v: JSON() = %s, encoding/json says %s", e, got, want)
+		}
+		var back Exit
+		if err := json.Unmarshal(e.JSON(), &back); err != nil || back != e {
+			t.Errorf("%+v read back as %+v (%v)", e, back, err)
+		}
+	}
+}
+
+func TestArgs(t *testing.T) {
+	full := Options{
+		ID: "c1", Dir: "/run/cria/c1", LogPath: "/var/log/pods/p/c/0.log", Helper: "/usr/bin/cria-start",
+		HelperArgs: []string{"start", "--dir", "/run/cria/c1"}, Terminal: true, Stdin: true, StdinOnce: true,
+	}
+	minimal := Options{ID: "c2", Dir: "/d", LogPath: "/l", Helper: "/h"}
+	for _, o := range []Options{full, minimal} {
+		got, err := ParseArgs(o.Args()[1:])
+		if err != nil || !reflect.DeepEqual(got, o) {
+			t.Errorf("ParseArgs(Args(%+v)) = %+v, %v", o, got, err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"flag without value", []string{"--id", "c", "--dir"}},
+		{"unknown flag", []string{"--id", "c", "--dir", "/d", "--log", "/l", "--helper", "/h", "--bogus", "x"}},
+		{"relative dir", []string{"--id", "c", "--dir", "d", "--log", "/l", "--helper", "/h"}},
+		{"no id", []string{"--dir", "/d", "--log", "/l", "--helper", "/h"}},
+		{"relative helper", []string{"--id", "c", "--dir", "/d", "--log", "/l", "--helper", "h"}},
+	} {
+		if _, err := ParseArgs(tc.args); err == nil {
+			t.Errorf("%s: ParseArgs(%q) accepted", tc.name, tc.args)
+		}
+	}
+}
+
+func TestFrames(t *testing.T) {
+	var stream bytes.Buffer
+	stream.Write(Frame(FrameStdout, []byte("hello")))
+	stream.Write(Frame(FrameStdinClose, nil))
+	stream.Write(Frame(FrameResize, Resize(91, 37)))
+	r := bufio.NewReader(&stream)
+	for _, want := range []struct {
+		typ byte
+		p   string
+	}{{FrameStdout, "hello"}, {FrameStdinClose, ""}, {FrameResize, string(Resize(91, 37))}} {
+		typ, p, err := ReadFrame(r)
+		if err != nil || typ != want.typ || string(p) != want.p {
+			t.Errorf("ReadFrame = %d %q %v, want %d %q", typ, p, err, want.typ, want.p)
+		}
+	}
+	if w, h, ok := ParseResize(Resize(91, 37)); !ok || w != 91 || h != 37 {
+		t.Errorf("ParseResize = %d×%d %v", w, h, ok)
+	}
+	if _, _, ok := ParseResize([]byte{1, 2, 3}); ok {
+		t.Error("ParseResize accepted 3 bytes")
+	}
+	// A header claiming more than MaxFrame is refused before allocating.
+	huge := Frame(FrameStdin, nil)
+	huge[1] = 0xff
+	if _, _, err := ReadFrame(bufio.NewReader(bytes.NewReader(huge))); !errors.Is(err, ErrFrameTooLarge) {
+		t.Errorf("oversized frame: %v", err)
+	}
+}
