@@ -29,6 +29,15 @@ func TestExecSync(t *testing.T) {
 		t.Errorf("ExecSync = stdout %q stderr %q exit %d; want hi, err, 5", resp.Stdout, resp.Stderr, resp.ExitCode)
 	}
 
+	// A command killed by a signal reports 128+signal, as a shell would.
+	if resp, err := execSync(0, "sh", "-c", "kill -9 $$"); err != nil || resp.ExitCode != 137 {
+		t.Errorf("exec killed by SIGKILL: exit %d (%v), want 137", resp.GetExitCode(), err)
+	}
+	// A command that does not exist fails the call and names the command.
+	if _, err := execSync(0, "/no/such/command"); err == nil || !strings.Contains(err.Error(), "/no/such/command") {
+		t.Errorf("exec of a missing command: %v, want an error naming it", err)
+	}
+
 	start := time.Now()
 	_, err = execSync(1, "sh", "-c", "echo started; sleep 30")
 	if status.Code(err) != codes.DeadlineExceeded {
