@@ -40,7 +40,7 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 		helperArgs = append(helperArgs, "--terminal")
 	}
 	startedAt := time.Now().UnixNano()
-	monPid, pid, startErr := monitor.Start(s.opts.MonitorPath, monitor.Options{
+	monPid, pid, startErr := s.opts.Monitors.Start(monitor.Options{
 		ID: c.ID, Dir: c.Dir, LogPath: c.LogPath, Helper: s.opts.StartHelper, HelperArgs: helperArgs, Terminal: tty,
 		Stdin: cfg.GetStdin(), StdinOnce: cfg.GetStdinOnce(),
 	}, startTimeout)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -81,26 +80,7 @@ func (s *RuntimeService) startPause(sb *store.Sandbox) (pid int, start uint64, r
 // processStart reads a process's start time (clock ticks since boot) from
 // /proc/<pid>/stat, which tells a live process from a reused pid. A zombie
 // (exited, not yet reaped) counts as gone: os.ErrProcessDone.
-func processStart(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name may hold spaces and parentheses: fields start after
-	// the last ')'.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	if fields[0] == "Z" || fields[0] == "X" {
-		return 0, os.ErrProcessDone
-	}
-	return strconv.ParseUint(fields[19], 10, 64)
-}
+func processStart(pid int) (uint64, error) { return monitor.ProcessStart(pid) }
 
 // pauseAlive tells whether sb's pause process is the one cria started.
 func pauseAlive(sb *store.Sandbox) bool {
@@ -263,14 +243,15 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 // may have interrupted: the monitor's files say how far it got. The caller
 // holds the container's lock.
 func (s *RuntimeService) recoverStart(ctx context.Context, c *store.Container) *store.Container {
-	monPid, err := monitor.ReadPid(filepath.Join(c.Dir, monitor.MonitorPidFile))
+	monPid, monStart, err := monitor.ReadPidStart(filepath.Join(c.Dir, monitor.MonitorPidFile))
 	if err != nil {
 		return c // no start was attempted
 	}
 	log := Logger(ctx).With("container_id", c.ID)
+	// The monitor that wrote the file, alive: same pid, same start time.
 	isOurs := func(pid int) bool {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		return err == nil && strings.Contains(string(b), "cria-monitor") && strings.Contains(string(b), c.ID)
+		start, err := processStart(pid)
+		return err == nil && start == monStart
 	}
 	// Give a start in progress time to write the init's pid.
 	deadline := time.Now().Add(startTimeout)

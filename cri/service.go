@@ -18,6 +18,7 @@ import (
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/cri/streaming"
 	"github.com/cria-runtime/cria/image"
+	"github.com/cria-runtime/cria/oci/monitor"
 	"github.com/cria-runtime/cria/oci/runtime"
 )
 
@@ -44,6 +45,8 @@ type Options struct {
 	Images *image.Service
 	// Runtime is libcontainer, for deleting containers.
 	Runtime *runtime.Runtime
+	// Monitors starts containers' monitors.
+	Monitors *monitor.Launcher
 	// StartHelper is the cria-start binary, which a container's monitor
 	// runs to create and start the container.
 	StartHelper string

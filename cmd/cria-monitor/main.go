@@ -4,12 +4,22 @@
 // gRPC or image code, nor fmt, encoding/json, net or os/exec: its memory
 // is mostly its text, and those would double it. main_test.go keeps it so.
 //
-//	cria-monitor pause          the init of a pod's shared PID namespace
-//	cria-monitor run FLAGS      a container's monitor (see run.go)
+//	cria-monitor pause            the init of a pod's shared PID namespace
+//	cria-monitor standby HELPER   a container's monitor (see run.go)
+//
+// The daemon starts a monitor in standby before it has a container for it:
+// the monitor starts its start helper, HELPER, in standby too, and waits
+// for its Options on wire.OptionsFd. A StartContainer then finds both
+// processes' execs and runtime start-ups already paid.
 package main
 
 import (
+	"errors"
+	"io"
 	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
@@ -18,14 +28,43 @@ func main() {
 	switch {
 	case len(os.Args) == 2 && os.Args[1] == "pause":
 		os.Exit(pause())
-	case len(os.Args) > 1 && os.Args[1] == "run":
-		o, err := wire.ParseArgs(os.Args[2:])
-		if err != nil {
-			os.Stderr.WriteString("cria-monitor: " + err.Error() + "\n")
-			os.Exit(2)
-		}
-		os.Exit(run(o, os.NewFile(wire.SyncFd, "sync")))
+	case len(os.Args) == 3 && os.Args[1] == "standby":
+		os.Exit(standby(os.Args[2], os.NewFile(wire.SyncFd, "sync")))
 	}
-	os.Stderr.WriteString("usage: cria-monitor pause | cria-monitor run FLAGS\n")
+	os.Stderr.WriteString("usage: cria-monitor pause | cria-monitor standby HELPER\n")
 	os.Exit(2)
+}
+
+// standby starts the helper, waits for the container's Options and runs
+// its monitor. Without Options (the daemon let this standby go, or went
+// away) it exits, and so does its helper.
+func standby(helperPath string, syncPipe *os.File) int {
+	fail := func(err error) int {
+		_, _ = syncPipe.WriteString("error " + err.Error() + "\n")
+		return 1
+	}
+	// A subreaper from the start: the container's init is re-parented here
+	// when the helper exits.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fail(os.NewSyscallError("becoming a subreaper: prctl", err))
+	}
+	h, err := startHelper(helperPath)
+	if err != nil {
+		return fail(err)
+	}
+	b, err := io.ReadAll(os.NewFile(wire.OptionsFd, "options"))
+	if err != nil || len(b) == 0 {
+		h.close()
+		return 0
+	}
+	o, err := wire.ParseArgs(strings.Split(string(b), "\x00"))
+	if err != nil {
+		h.close()
+		return fail(err)
+	}
+	if o.Helper != helperPath {
+		h.close()
+		return fail(errors.New("the options name the helper " + o.Helper + ", but this standby runs " + helperPath))
+	}
+	return run(o, h, syncPipe)
 }

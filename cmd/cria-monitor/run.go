@@ -31,42 +31,131 @@ import (
 // exits (other processes may hold the pipes open).
 const drainTimeout = 2 * time.Second
 
-// run is the monitor process. On syncPipe it tells the daemon "ok <init
-// pid>" or "error <why>" once the container started or failed to. It
-// returns the monitor's exit code.
-func run(o wire.Options, syncPipe *os.File) int {
+// helper is a start helper started ahead of its container ("cria-start
+// standby"), with the pipes that become the container's stdio.
+type helper struct {
+	proc       *os.Process
+	args       *os.File // the helper's arguments pipe; closed once sent
+	outR, errR *os.File // the container's stdout and stderr
+	stdinW     *os.File // the container's stdin, if it keeps one
+	console    *os.File // the console socket's monitor end
+}
+
+// startHelper starts the helper binary in standby: it initialises and waits
+// for its arguments on wire.HelperArgsFd.
+func startHelper(path string) (_ *helper, retErr error) {
+	h := &helper{}
+	var files []*os.File // closed here, once the helper has them
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+		if retErr != nil {
+			h.close()
+		}
+	}()
+	pipe := func() (r, w *os.File) {
+		if retErr != nil {
+			return nil, nil
+		}
+		r, w, retErr = os.Pipe()
+		return r, w
+	}
+	var argsR, stdinR, outW, errW *os.File
+	h.outR, outW = pipe()
+	h.errR, errW = pipe()
+	stdinR, h.stdinW = pipe()
+	argsR, h.args = pipe()
+	if retErr != nil {
+		return nil, retErr
+	}
+	files = append(files, argsR, stdinR, outW, errW)
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, devnull)
+	var consoleChild *os.File
+	if h.console, consoleChild, err = console.Pair(); err != nil {
+		return nil, err
+	}
+	files = append(files, consoleChild)
+	// fds 0-2, wire.ConsoleSocketFd, wire.HelperArgsFd, wire.HelperStdinFd
+	h.proc, err = os.StartProcess(path, []string{path, "standby"}, &os.ProcAttr{
+		Files: []*os.File{devnull, outW, errW, consoleChild, argsR, stdinR},
+	})
+	return h, err
+}
+
+// send hands the helper its arguments, and the container is started.
+func (h *helper) send(args []string) error {
+	_, err := h.args.WriteString(strings.Join(args, "\x00"))
+	if cerr := h.args.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// wait waits for the helper to start the container and exit.
+func (h *helper) wait() error {
+	st, err := h.proc.Wait()
+	if err != nil {
+		return err
+	}
+	if !st.Success() {
+		return errors.New("start helper: " + st.String())
+	}
+	return nil
+}
+
+// close lets an unused helper go (it exits on an empty argument list) and
+// closes the monitor's ends of the container's stdio.
+func (h *helper) close() {
+	for _, f := range []*os.File{h.args, h.outR, h.errR, h.stdinW, h.console} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if h.proc != nil {
+		_, _ = h.proc.Wait()
+	}
+}
+
+// run is the monitor process, for the container o, with its helper h
+// waiting in standby. On syncPipe it tells the daemon "ok <init pid>" or
+// "error <why>" once the container started or failed to. It returns the
+// monitor's exit code.
+func run(o wire.Options, h *helper, syncPipe *os.File) int {
 	report := func(line string) {
 		_, _ = syncPipe.WriteString(line + "\n")
 		syncPipe.Close()
 	}
+	sent := false
 	fail := func(err error) int {
+		if !sent {
+			h.close()
+		}
 		report("error " + err.Error())
 		return 1
 	}
-	if err := atomicfile.WriteFile(filepath.Join(o.Dir, wire.MonitorPidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+	start, err := wire.ProcessStart(os.Getpid())
+	if err != nil {
 		return fail(err)
 	}
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fail(os.NewSyscallError("becoming a subreaper: prctl", err))
+	self := strconv.Itoa(os.Getpid()) + " " + strconv.FormatUint(start, 10)
+	if err := atomicfile.WriteFile(filepath.Join(o.Dir, wire.MonitorPidFile), []byte(self), 0o600); err != nil {
+		return fail(err)
+	}
+	// The monitor's own complaints go beside the container's files.
+	if f, err := os.OpenFile(filepath.Join(o.Dir, wire.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+		_ = unix.Dup3(int(f.Fd()), 2, 0)
+		f.Close()
 	}
 	log, err := logfile.Open(o.LogPath)
 	if err != nil {
 		return fail(err)
 	}
 	defer log.Close()
-
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return fail(err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return fail(err)
-	}
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return fail(err)
-	}
 	ctl, err := listen(o.Dir, wire.SocketFile)
 	if err != nil {
 		return fail(err)
@@ -74,34 +163,20 @@ func run(o wire.Options, syncPipe *os.File) int {
 	defer ctl.Close()
 	go serveControl(ctl, log)
 
-	files := []*os.File{devnull, outW, errW}
 	in := &stdinTarget{once: o.StdinOnce}
-	var stdinR *os.File
+	args := o.HelperArgs
 	if o.Stdin && !o.Terminal {
-		if stdinR, in.w, err = os.Pipe(); err != nil {
-			return fail(err)
-		}
-		files[0] = stdinR
+		in.w = h.stdinW
+		args = append(args, "--stdin")
+	} else {
+		h.stdinW.Close()
 	}
-	var consoleParent, consoleChild *os.File
-	if o.Terminal {
-		if consoleParent, consoleChild, err = console.Pair(); err != nil {
-			return fail(err)
-		}
-		defer consoleParent.Close()
-		files = append(files, consoleChild) // fd 3: wire.ConsoleSocketFd
+	sent = true
+	helperErr := h.send(args)
+	if err := h.wait(); helperErr == nil {
+		helperErr = err
 	}
-	helperErr := runHelper(o, files)
-	if consoleChild != nil {
-		consoleChild.Close()
-	}
-	if stdinR != nil {
-		stdinR.Close() // the container holds its own copy
-	}
-	// Only the container holds the write ends now.
-	outW.Close()
-	errW.Close()
-	devnull.Close()
+	defer h.console.Close()
 	if helperErr != nil {
 		why, _ := os.ReadFile(filepath.Join(o.Dir, wire.StartErrorFile))
 		if len(why) == 0 {
@@ -119,9 +194,9 @@ func run(o wire.Options, syncPipe *os.File) int {
 		name string
 		typ  byte
 	}
-	streams := []stream{{outR, "stdout", wire.FrameStdout}, {errR, "stderr", wire.FrameStderr}}
+	streams := []stream{{h.outR, "stdout", wire.FrameStdout}, {h.errR, "stderr", wire.FrameStderr}}
 	if o.Terminal {
-		master, err := console.Receive(consoleParent)
+		master, err := console.Receive(h.console)
 		if err != nil {
 			return fail(err)
 		}
@@ -166,23 +241,6 @@ func run(o wire.Options, syncPipe *os.File) int {
 		return 1
 	}
 	return 0
-}
-
-// runHelper runs the start helper with files as its descriptors 0, 1, 2
-// (and 3) and waits for it: it creates and starts the container, and exits.
-func runHelper(o wire.Options, files []*os.File) error {
-	p, err := os.StartProcess(o.Helper, append([]string{o.Helper}, o.HelperArgs...), &os.ProcAttr{Files: files})
-	if err != nil {
-		return err
-	}
-	st, err := p.Wait()
-	if err != nil {
-		return err
-	}
-	if !st.Success() {
-		return errors.New("start helper: " + st.String())
-	}
-	return nil
 }
 
 // reap waits for every child re-parented to the monitor until the init

@@ -5,8 +5,13 @@
 //
 // Usage (by cria-monitor, never by hand):
 //
-//	cria-start --id ID --dir DIR --runtime-root ROOT [--systemd] [--terminal]
+//	cria-start standby    reads the start's arguments from fd 4, then starts
 //	cria-start init
+//
+// The start's arguments: --id ID --dir DIR --runtime-root ROOT [--systemd]
+// [--terminal] [--stdin]. A monitor starts its helper in standby ahead of
+// the container, so that the helper's exec and runtime start-up are paid
+// before the container is known (see wire.HelperArgsFd).
 package main
 
 import (
@@ -14,9 +19,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -30,7 +37,21 @@ func main() {
 		runtime.Init() // does not return
 		return
 	}
-	os.Exit(start(os.Args[1:]))
+	if len(os.Args) == 2 && os.Args[1] == "standby" {
+		os.Exit(standby())
+	}
+	fmt.Fprintln(os.Stderr, "usage: cria-start standby | cria-start init")
+	os.Exit(2)
+}
+
+// standby waits for the start's arguments, NUL-separated, until its
+// monitor closes the pipe; no arguments means the start was called off.
+func standby() int {
+	b, err := io.ReadAll(os.NewFile(wire.HelperArgsFd, "args"))
+	if err != nil || len(b) == 0 {
+		return 0
+	}
+	return start(strings.Split(string(b), "\x00"))
 }
 
 // start creates and starts the container from its spec with this
@@ -43,12 +64,13 @@ func start(args []string) int {
 	root := fs.String("runtime-root", "", "libcontainer's state root")
 	systemd := fs.Bool("systemd", false, "use the systemd cgroup driver")
 	terminal := fs.Bool("terminal", false, "give the container a pty, sent over the console socket on fd 3")
+	stdin := fs.Bool("stdin", false, "give the container the pipe on fd 5 as its stdin (else /dev/null)")
 	err := fs.Parse(args)
 	if err == nil && (*id == "" || !filepath.IsAbs(*dir) || !filepath.IsAbs(*root)) {
 		err = errors.New("--id, --dir and --runtime-root are required")
 	}
 	if err == nil {
-		err = startContainer(*id, *dir, *root, *systemd, *terminal)
+		err = startContainer(*id, *dir, *root, *systemd, *terminal, *stdin)
 	}
 	if err != nil {
 		if *dir != "" {
@@ -59,7 +81,7 @@ func start(args []string) int {
 	return 0
 }
 
-func startContainer(id, dir, root string, systemd, terminal bool) error {
+func startContainer(id, dir, root string, systemd, terminal, withStdin bool) error {
 	b, err := os.ReadFile(filepath.Join(dir, wire.SpecFile))
 	if err != nil {
 		return err
@@ -73,7 +95,11 @@ func startContainer(id, dir, root string, systemd, terminal bool) error {
 	if terminal {
 		console = os.NewFile(wire.ConsoleSocketFd, "console-socket")
 	}
-	pid, err := rt.Start(id, &spec, os.Stdin, os.Stdout, os.Stderr, console)
+	stdin := os.Stdin
+	if withStdin {
+		stdin = os.NewFile(wire.HelperStdinFd, "stdin")
+	}
+	pid, err := rt.Start(id, &spec, stdin, os.Stdout, os.Stderr, console)
 	if err != nil {
 		return err
 	}

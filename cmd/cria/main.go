@@ -32,6 +32,7 @@ import (
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/cri/streaming"
 	"github.com/cria-runtime/cria/image"
+	"github.com/cria-runtime/cria/oci/monitor"
 	"github.com/cria-runtime/cria/oci/runtime"
 )
 
@@ -208,15 +209,15 @@ func serve(cfg config.Config, stderr io.Writer) error {
 		// Kept on disk, never deleted: an operator can look at it.
 		log.Error("unreadable sandbox record", "error", err)
 	}
-	monitor := cfg.MonitorPath
-	if monitor == "" {
+	monitorBin := cfg.MonitorPath
+	if monitorBin == "" {
 		self, err := os.Executable()
 		if err != nil {
 			return fmt.Errorf("finding cria-monitor: %w", err)
 		}
-		monitor = filepath.Join(filepath.Dir(self), "cria-monitor")
+		monitorBin = filepath.Join(filepath.Dir(self), "cria-monitor")
 	}
-	if _, err := os.Stat(monitor); err != nil {
+	if _, err := os.Stat(monitorBin); err != nil {
 		return fmt.Errorf("cria-monitor (set monitor_path): %w", err)
 	}
 	containers, errs := store.OpenContainers(filepath.Join(cfg.Root, "containers"))
@@ -231,6 +232,8 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	if _, err := os.Stat(startHelper); err != nil {
 		return fmt.Errorf("cria-start, installed beside cria: %w", err)
 	}
+	monitors := monitor.NewLauncher(monitorBin, startHelper)
+	defer monitors.Close()
 	rt = cri.NewRuntimeService(cri.Options{
 		Containers:   containers,
 		Images:       images,
@@ -241,7 +244,8 @@ func serve(cfg config.Config, stderr io.Writer) error {
 		CgroupDriver: driver,
 		Sandboxes:    sandboxes,
 		CNI:          network.NewCNI(cfg.Network.CNIConfDir, cfg.Network.CNIPluginDirs, cfg.CNICacheDir()),
-		MonitorPath:  monitor,
+		MonitorPath:  monitorBin,
+		Monitors:     monitors,
 	})
 	rt.Recover(ctx)
 	streams, err := streaming.Start(streaming.Options{

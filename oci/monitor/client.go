@@ -8,44 +8,161 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
 
-// Start runs a monitor for o from the monitor binary, detached in a session
-// of its own so that it outlives the daemon, and waits up to timeout for it
-// to report the container started. It returns the monitor's and the
-// container init's pids. If the container failed to start, the error says
-// why and the monitor has exited.
-func Start(monitorBin string, o Options, timeout time.Duration) (monitorPid, initPid int, err error) {
-	r, w, err := os.Pipe()
+// Launcher starts container monitors. It keeps one monitor, with its start
+// helper, started ahead in standby, so that a StartContainer finds their
+// two execs and runtime start-ups already paid. The first start spawns its
+// own and the standby after it; each start then takes the standby and
+// spawns the next one in the background. A standby that is never used
+// exits when the Launcher is closed or the daemon goes away (its options
+// pipe reaches EOF), and takes its helper with it.
+type Launcher struct {
+	bin, helper string
+
+	mu      sync.Mutex // protects ready, filling, closed
+	ready   *standby
+	filling bool
+	closed  bool
+}
+
+// NewLauncher starts monitors from monitorBin, each with the start helper
+// helper.
+func NewLauncher(monitorBin, helper string) *Launcher {
+	return &Launcher{bin: monitorBin, helper: helper}
+}
+
+// standby is a monitor waiting for its container.
+type standby struct {
+	cmd     *exec.Cmd
+	options *os.File // write end of its wire.OptionsFd
+	sync    *os.File // read end of its wire.SyncFd
+}
+
+func (l *Launcher) spawn() (*standby, error) {
+	syncR, syncW, err := os.Pipe()
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	defer r.Close()
-	stderr, err := os.OpenFile(filepath.Join(o.Dir, wire.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	defer syncW.Close()
+	optR, optW, err := os.Pipe()
 	if err != nil {
-		w.Close()
-		return 0, 0, err
+		syncR.Close()
+		return nil, err
 	}
-	defer stderr.Close()
-	cmd := exec.Command(monitorBin, o.Args()...)
-	cmd.Stderr = stderr
-	cmd.ExtraFiles = []*os.File{w} // fd 3: wire.SyncFd
+	defer optR.Close()
+	cmd := exec.Command(l.bin, "standby", l.helper)
+	cmd.ExtraFiles = []*os.File{syncW, optR} // wire.SyncFd, wire.OptionsFd
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		w.Close()
-		return 0, 0, fmt.Errorf("starting the container monitor: %w", err)
+		syncR.Close()
+		optW.Close()
+		return nil, fmt.Errorf("starting the container monitor: %w", err)
 	}
-	w.Close()
 	// Reap it if it exits while this daemon is its parent.
 	go func() { _ = cmd.Wait() }()
+	return &standby{cmd: cmd, options: optW, sync: syncR}, nil
+}
+
+// release lets a standby go: it reads no options and exits.
+func (sb *standby) release() {
+	sb.options.Close()
+	sb.sync.Close()
+}
+
+// send gives the standby its container; on failure it is let go.
+func (sb *standby) send(o Options) error {
+	_, err := sb.options.WriteString(strings.Join(o.Args(), "\x00"))
+	if cerr := sb.options.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		sb.sync.Close()
+		_ = sb.cmd.Process.Kill()
+	}
+	return err
+}
+
+// take returns the standby, or a new monitor if there is none ready.
+func (l *Launcher) take() (*standby, error) {
+	l.mu.Lock()
+	sb := l.ready
+	l.ready = nil
+	l.mu.Unlock()
+	if sb != nil {
+		return sb, nil
+	}
+	return l.spawn()
+}
+
+func (l *Launcher) fill() {
+	l.mu.Lock()
+	if l.closed || l.ready != nil || l.filling {
+		l.mu.Unlock()
+		return
+	}
+	l.filling = true
+	l.mu.Unlock()
+	sb, err := l.spawn()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.filling = false
+	if err != nil {
+		return
+	}
+	if l.closed {
+		sb.release()
+		return
+	}
+	l.ready = sb
+}
+
+// Close lets the standby go; Start still works, without one.
+func (l *Launcher) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	if l.ready != nil {
+		l.ready.release()
+		l.ready = nil
+	}
+}
+
+// Start runs a monitor for o, detached in a session of its own so that it
+// outlives the daemon, and waits up to timeout for it to report the
+// container started. It returns the monitor's and the container init's
+// pids. If the container failed to start, the error says why and the
+// monitor has exited.
+func (l *Launcher) Start(o Options, timeout time.Duration) (monitorPid, initPid int, err error) {
+	if o.Helper != l.helper {
+		return 0, 0, fmt.Errorf("monitor options name the helper %s, this launcher runs %s", o.Helper, l.helper)
+	}
+	// The next standby starts once this start is done, not to compete
+	// with it for the CPU.
+	defer func() { go l.fill() }()
+	sb, err := l.take()
+	if err == nil {
+		err = sb.send(o)
+	}
+	if err != nil {
+		// The standby is gone: start one for this container alone.
+		if sb, err = l.spawn(); err != nil {
+			return 0, 0, err
+		}
+		if err := sb.send(o); err != nil {
+			return 0, 0, fmt.Errorf("starting the container monitor: %w", err)
+		}
+	}
+	defer sb.sync.Close()
 
 	lines := make(chan string, 1)
 	go func() {
-		line, _ := bufio.NewReader(r).ReadString('\n')
+		line, _ := bufio.NewReader(sb.sync).ReadString('\n')
 		lines <- strings.TrimSpace(line)
 	}()
 	select {
@@ -55,14 +172,14 @@ func Start(monitorBin string, o Options, timeout time.Duration) (monitorPid, ini
 			if err != nil {
 				return 0, 0, fmt.Errorf("monitor said %q", line)
 			}
-			return cmd.Process.Pid, pid, nil
+			return sb.cmd.Process.Pid, pid, nil
 		}
 		if why, ok := strings.CutPrefix(line, "error "); ok {
 			return 0, 0, fmt.Errorf("starting container: %s", why)
 		}
-		return 0, 0, fmt.Errorf("the container monitor exited without a word (see %s)", stderr.Name())
+		return 0, 0, fmt.Errorf("the container monitor exited without a word (see %s)", filepath.Join(o.Dir, wire.LogFile))
 	case <-time.After(timeout):
-		_ = cmd.Process.Kill()
+		_ = sb.cmd.Process.Kill()
 		return 0, 0, fmt.Errorf("the container did not start within %s", timeout)
 	}
 }

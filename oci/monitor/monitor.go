@@ -38,6 +38,12 @@ const (
 // ReadPid reads a pid file.
 func ReadPid(path string) (int, error) { return wire.ReadPid(path) }
 
+// ReadPidStart reads a pid file and the start time it records (0 if none).
+func ReadPidStart(path string) (int, uint64, error) { return wire.ReadPidStart(path) }
+
+// ProcessStart returns when pid started (see wire.ProcessStart).
+func ProcessStart(pid int) (uint64, error) { return wire.ProcessStart(pid) }
+
 // ReadExit returns the exit record in dir, or nil if there is none yet.
 func ReadExit(dir string) (*Exit, error) {
 	b, err := os.ReadFile(filepath.Join(dir, wire.ExitFile))

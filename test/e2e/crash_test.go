@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,9 +103,15 @@ func processExists(pid int) bool {
 // pod with running containers leaves no monitor and no storage container.
 func TestNoMonitorOrLayerLeftAfterRemoval(t *testing.T) {
 	e := newContainerEnv(t)
+	var monitors []string
 	for i := 0; i < 3; i++ {
 		id := e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
 		e.start(t, id)
+		resp, err := e.d.Runtime.ContainerStatus(ctxT(t), &runtimeapi.ContainerStatusRequest{ContainerId: id, Verbose: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		monitors = append(monitors, regexp.MustCompile(`"monitorPid":(\d+)`).FindStringSubmatch(resp.Info["info"])[1])
 	}
 	if _, err := e.d.Runtime.StopPodSandbox(ctxT(t), &runtimeapi.StopPodSandboxRequest{PodSandboxId: e.pod}); err != nil {
 		t.Fatal(err)
@@ -113,10 +120,9 @@ func TestNoMonitorOrLayerLeftAfterRemoval(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		if b, _ := os.ReadFile(p); strings.Contains(string(b), "cria-monitor") && strings.Contains(string(b), e.d.Dir) {
-			t.Errorf("monitor left: %s", strings.ReplaceAll(string(b), "\x00", " "))
+	for _, pid := range monitors {
+		if b, err := os.ReadFile("/proc/" + pid + "/cmdline"); err == nil && strings.Contains(string(b), "cria-monitor") {
+			t.Errorf("monitor %s left: %s", pid, strings.ReplaceAll(string(b), "\x00", " "))
 		}
 	}
 	b, _ := os.ReadFile(filepath.Join(e.d.Config.Root, "storage", "overlay-containers", "containers.json"))
@@ -156,4 +162,90 @@ func TestLostRunShowsExitedUnknown(t *testing.T) {
 	if _, err := e.d.Runtime.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
 		t.Errorf("RemoveContainer: %v", err)
 	}
+}
+
+// The daemon keeps a monitor and its start helper started ahead, in
+// standby, for the next StartContainer. They belong to the daemon: they go
+// when it stops, and when it is killed.
+func TestStandbyMonitorGoesWithTheDaemon(t *testing.T) {
+	e := newContainerEnv(t)
+	running := map[string]bool{} // the monitors of started containers
+	start := func() {
+		t.Helper()
+		id := e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
+		e.start(t, id)
+		resp, err := e.d.Runtime.ContainerStatus(ctxT(t), &runtimeapi.ContainerStatusRequest{ContainerId: id, Verbose: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		running[regexp.MustCompile(`"monitorPid":(\d+)`).FindStringSubmatch(resp.Info["info"])[1]] = true
+	}
+	standby := func() []string {
+		t.Helper()
+		var pids []string
+		children, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", e.d.PID()))
+		for _, f := range children {
+			b, _ := os.ReadFile(f)
+			for _, pid := range strings.Fields(string(b)) {
+				if cmd, _ := os.ReadFile("/proc/" + pid + "/cmdline"); strings.Contains(string(cmd), "cria-monitor\x00standby\x00") && !running[pid] {
+					pids = append(pids, pid)
+				}
+			}
+		}
+		return pids
+	}
+	waitStandby := func() string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if pids := standby(); len(pids) == 1 {
+				return pids[0]
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("want one standby monitor, have %v", standby())
+		return ""
+	}
+	gone := func(what, pid string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, err := os.Stat("/proc/" + pid); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Errorf("standby %s %s outlived the daemon", what, pid)
+	}
+	helperOf := func(monitor string) string {
+		t.Helper()
+		b, _ := os.ReadFile("/proc/" + monitor + "/task/" + monitor + "/children")
+		if f := strings.Fields(string(b)); len(f) == 1 {
+			return f[0]
+		}
+		t.Fatalf("standby monitor %s has children %q, want its helper", monitor, b)
+		return ""
+	}
+
+	// None before the first start; one after it, however many starts.
+	if pids := standby(); len(pids) != 0 {
+		t.Errorf("standby monitors before any start: %v", pids)
+	}
+	start()
+	start()
+	mon := waitStandby()
+	helper := helperOf(mon)
+	e.d.Kill()
+	gone("monitor", mon)
+	gone("helper", helper)
+
+	// And on a graceful stop.
+	e.d.Start()
+	start()
+	mon = waitStandby()
+	helper = helperOf(mon)
+	e.d.Stop()
+	gone("monitor", mon)
+	gone("helper", helper)
+	e.d.Start()
 }

@@ -33,8 +33,9 @@ const (
 	AttachSocketFile = "attach.sock"
 	// StartErrorFile is where the start helper explains a failure.
 	StartErrorFile = "start-error"
-	// MonitorPidFile is where the monitor writes its own pid, first thing,
-	// so that a daemon killed during a start can find it.
+	// MonitorPidFile is where the monitor writes its own pid and start
+	// time, first thing, so that a daemon killed during a start can find
+	// it (a monitor's command line does not name its container).
 	MonitorPidFile = "monitor.pid"
 	// LogFile is the monitor's own stderr.
 	LogFile = "monitor.log"
@@ -44,19 +45,36 @@ const (
 // console socket when the container has a terminal.
 const ConsoleSocketFd = 3
 
+// The start helper's descriptors, besides its stdio (stdin /dev/null,
+// stdout and stderr the container's) and ConsoleSocketFd: the start's
+// arguments arrive NUL-separated on HelperArgsFd, read to EOF (none: the
+// start is called off); with --stdin, the container's stdin is the pipe on
+// HelperStdinFd.
+const (
+	HelperArgsFd  = 4
+	HelperStdinFd = 5
+)
+
+// OptionsFd is the descriptor on which a monitor started in standby
+// ("cria-monitor standby HELPER") reads its Options, as Args() joined by
+// NUL bytes, to EOF. EOF without options (the daemon went away, or let
+// the standby go) makes it exit.
+const OptionsFd = 4
+
 // SyncFd is the descriptor of the pipe on which the monitor tells the
 // daemon "ok <init pid>" or "error <why>" once the container started or
 // failed to.
 const SyncFd = 3
 
-// Options are the monitor's command line.
+// Options tell a monitor which container it runs.
 type Options struct {
 	ID string
 	// Dir is the container's run directory (spec, pid, exit, socket).
 	Dir string
 	// LogPath is the CRI log file.
 	LogPath string
-	// Helper and HelperArgs start the container (cria-start).
+	// Helper is the start helper (cria-start), which the standby monitor
+	// started; HelperArgs are what it is sent.
 	Helper     string
 	HelperArgs []string
 	// Terminal gives the container a pty; its output is logged as stdout.
@@ -67,9 +85,10 @@ type Options struct {
 	Stdin, StdinOnce bool
 }
 
-// Args is the monitor's command line for o, after the program name.
+// Args is o as flags, which the daemon sends a standby monitor on
+// OptionsFd.
 func (o Options) Args() []string {
-	a := []string{"run", "--id", o.ID, "--dir", o.Dir, "--log", o.LogPath, "--helper", o.Helper}
+	a := []string{"--id", o.ID, "--dir", o.Dir, "--log", o.LogPath, "--helper", o.Helper}
 	for _, h := range o.HelperArgs {
 		a = append(a, "--helper-arg", h)
 	}
@@ -85,7 +104,7 @@ func (o Options) Args() []string {
 	return a
 }
 
-// ParseArgs reads Options from the monitor's command line (after "run").
+// ParseArgs reads Options from their flags.
 func ParseArgs(args []string) (Options, error) {
 	var o Options
 	for i := 0; i < len(args); i += 2 {
@@ -145,13 +164,57 @@ func (e Exit) JSON() []byte {
 	return append(b, '}')
 }
 
-// ReadPid reads a pid file.
+// ReadPid reads a pid file: a pid, and for MonitorPidFile the process's
+// start time after it.
 func ReadPid(path string) (int, error) {
+	pid, _, err := ReadPidStart(path)
+	return pid, err
+}
+
+// ReadPidStart reads a pid file and the start time it records (0 if none).
+func ReadPidStart(path string) (pid int, start uint64, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return 0, 0, errors.New("empty pid file " + path)
+	}
+	if pid, err = strconv.Atoi(fields[0]); err != nil {
+		return 0, 0, err
+	}
+	if len(fields) > 1 {
+		if start, err = strconv.ParseUint(fields[1], 10, 64); err != nil {
+			return 0, 0, err
+		}
+	}
+	return pid, start, nil
+}
+
+// ProcessStart returns when pid started, in clock ticks since boot: with
+// the pid, it names one process for good, where a pid alone is reused. A
+// process that has exited (a zombie) gives os.ErrProcessDone.
+func ProcessStart(pid int) (uint64, error) {
+	path := "/proc/" + strconv.Itoa(pid) + "/stat"
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
-	return strconv.Atoi(strings.TrimSpace(string(b)))
+	// The command name may hold spaces and parentheses: fields start after
+	// the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, errors.New("malformed " + path)
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 20 {
+		return 0, errors.New("malformed " + path)
+	}
+	if fields[0] == "Z" || fields[0] == "X" {
+		return 0, os.ErrProcessDone
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
 }
 
 // SocketPath returns a short path to the socket name in dir, through an

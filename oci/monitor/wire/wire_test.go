@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -40,7 +42,7 @@ func TestArgs(t *testing.T) {
 	}
 	minimal := Options{ID: "c2", Dir: "/d", LogPath: "/l", Helper: "/h"}
 	for _, o := range []Options{full, minimal} {
-		got, err := ParseArgs(o.Args()[1:])
+		got, err := ParseArgs(o.Args())
 		if err != nil || !reflect.DeepEqual(got, o) {
 			t.Errorf("ParseArgs(Args(%+v)) = %+v, %v", o, got, err)
 		}
@@ -87,5 +89,38 @@ func TestFrames(t *testing.T) {
 	huge[1] = 0xff
 	if _, _, err := ReadFrame(bufio.NewReader(bytes.NewReader(huge))); !errors.Is(err, ErrFrameTooLarge) {
 		t.Errorf("oversized frame: %v", err)
+	}
+}
+
+func TestReadPidStart(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		content string
+		pid     int
+		start   uint64
+		ok      bool
+	}{
+		{"123", 123, 0, true},
+		{"123 456\n", 123, 456, true},
+		{"", 0, 0, false},
+		{"abc", 0, 0, false},
+		{"123 abc", 0, 0, false},
+	} {
+		path := filepath.Join(dir, "pid")
+		if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		pid, start, err := ReadPidStart(path)
+		if (err == nil) != tc.ok || pid != tc.pid || start != tc.start {
+			t.Errorf("ReadPidStart(%q) = %d, %d, %v", tc.content, pid, start, err)
+		}
+	}
+	// This process's start time is stable and names it.
+	a, err := ProcessStart(os.Getpid())
+	if b, _ := ProcessStart(os.Getpid()); err != nil || a == 0 || a != b {
+		t.Errorf("ProcessStart(self) = %d, %d, %v", a, b, err)
+	}
+	if _, err := ProcessStart(1 << 30); err == nil {
+		t.Error("ProcessStart of a pid that cannot exist succeeded")
 	}
 }
