@@ -217,11 +217,17 @@ func TestStandbyMonitorGoesWithTheDaemon(t *testing.T) {
 		}
 		t.Errorf("standby %s %s outlived the daemon", what, pid)
 	}
+	// A standby starts its helper right after it starts itself.
 	helperOf := func(monitor string) string {
 		t.Helper()
-		b, _ := os.ReadFile("/proc/" + monitor + "/task/" + monitor + "/children")
-		if f := strings.Fields(string(b)); len(f) == 1 {
-			return f[0]
+		var b []byte
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			b, _ = os.ReadFile("/proc/" + monitor + "/task/" + monitor + "/children")
+			if f := strings.Fields(string(b)); len(f) == 1 {
+				return f[0]
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		t.Fatalf("standby monitor %s has children %q, want its helper", monitor, b)
 		return ""
