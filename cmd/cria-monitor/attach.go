@@ -105,48 +105,42 @@ func (s *stdinTarget) close() {
 	}
 }
 
-// serveAttach accepts attach connections until l is closed.
+// serveAttach serves attached clients until l is closed: the container's
+// output goes to each, and their input, resizes and stdin's end come back.
 func serveAttach(l *listener, h *hub, in *stdinTarget) {
-	for {
-		c, err := l.accept()
-		if err != nil {
-			return
-		}
+	l.serve(func(c *os.File) {
+		out := h.add()
+		done := make(chan struct{})
 		go func() {
-			defer c.Close()
-			out := h.add()
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				for frame := range out {
-					if _, err := c.Write(frame); err != nil {
-						h.remove(out)
-						return
-					}
-				}
-			}()
-			r := bufio.NewReader(c)
-			for {
-				typ, p, err := wire.ReadFrame(r)
-				if err != nil {
-					break
-				}
-				switch typ {
-				case wire.FrameStdin:
-					in.write(p)
-				case wire.FrameResize:
-					in.resize(p)
-				case wire.FrameStdinClose:
-					if in.once {
-						in.close()
-					}
+			defer close(done)
+			for frame := range out {
+				if _, err := c.Write(frame); err != nil {
+					h.remove(out)
+					return
 				}
 			}
-			if in.once {
-				in.close()
-			}
-			h.remove(out)
-			<-done
 		}()
-	}
+		r := bufio.NewReader(c)
+		for {
+			typ, p, err := wire.ReadFrame(r)
+			if err != nil {
+				break
+			}
+			switch typ {
+			case wire.FrameStdin:
+				in.write(p)
+			case wire.FrameResize:
+				in.resize(p)
+			case wire.FrameStdinClose:
+				if in.once {
+					in.close()
+				}
+			}
+		}
+		if in.once {
+			in.close()
+		}
+		h.remove(out)
+		<-done
+	})
 }

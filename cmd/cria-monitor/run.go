@@ -45,41 +45,55 @@ type helper struct {
 // for its arguments on wire.HelperArgsFd.
 func startHelper(path string) (_ *helper, retErr error) {
 	h := &helper{}
-	var files []*os.File // closed here, once the helper has them
+	var theirs []*os.File // the helper's ends: closed here once it has them
 	defer func() {
-		for _, f := range files {
+		for _, f := range theirs {
 			f.Close()
 		}
 		if retErr != nil {
 			h.close()
 		}
 	}()
-	pipe := func() (r, w *os.File) {
-		if retErr != nil {
-			return nil, nil
+	pipe := func(mine **os.File, mineReads bool) (*os.File, error) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
 		}
-		r, w, retErr = os.Pipe()
-		return r, w
+		if mineReads {
+			*mine = r
+			theirs = append(theirs, w)
+			return w, nil
+		}
+		*mine = w
+		theirs = append(theirs, r)
+		return r, nil
 	}
-	var argsR, stdinR, outW, errW *os.File
-	h.outR, outW = pipe()
-	h.errR, errW = pipe()
-	stdinR, h.stdinW = pipe()
-	argsR, h.args = pipe()
-	if retErr != nil {
-		return nil, retErr
+	outW, err := pipe(&h.outR, true)
+	if err != nil {
+		return nil, err
 	}
-	files = append(files, argsR, stdinR, outW, errW)
+	errW, err := pipe(&h.errR, true)
+	if err != nil {
+		return nil, err
+	}
+	stdinR, err := pipe(&h.stdinW, false)
+	if err != nil {
+		return nil, err
+	}
+	argsR, err := pipe(&h.args, false)
+	if err != nil {
+		return nil, err
+	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, devnull)
+	theirs = append(theirs, devnull)
 	var consoleChild *os.File
 	if h.console, consoleChild, err = console.Pair(); err != nil {
 		return nil, err
 	}
-	files = append(files, consoleChild)
+	theirs = append(theirs, consoleChild)
 	// fds 0-2, wire.ConsoleSocketFd, wire.HelperArgsFd, wire.HelperStdinFd
 	h.proc, err = os.StartProcess(path, []string{path, "standby"}, &os.ProcAttr{
 		Files: []*os.File{devnull, outW, errW, consoleChild, argsR, stdinR},
@@ -273,28 +287,21 @@ func reap(pid int) wire.Exit {
 
 // serveControl serves the control socket: "reopen" reopens the log file.
 func serveControl(l *listener, log *logfile.File) {
-	for {
-		c, err := l.accept()
+	l.serve(func(c *os.File) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
 		if err != nil {
 			return
 		}
-		go func() {
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-			line, err := bufio.NewReader(c).ReadString('\n')
-			if err != nil {
+		switch line {
+		case "reopen\n":
+			if err := log.Reopen(); err != nil {
+				_, _ = c.WriteString("error " + err.Error() + "\n")
 				return
 			}
-			switch line {
-			case "reopen\n":
-				if err := log.Reopen(); err != nil {
-					_, _ = c.WriteString("error " + err.Error() + "\n")
-					return
-				}
-				_, _ = c.WriteString("ok\n")
-			default:
-				_, _ = c.WriteString("error unknown command " + strconv.Quote(strings.TrimSuffix(line, "\n")) + "\n")
-			}
-		}()
-	}
+			_, _ = c.WriteString("ok\n")
+		default:
+			_, _ = c.WriteString("error unknown command " + strconv.Quote(strings.TrimSuffix(line, "\n")) + "\n")
+		}
+	})
 }

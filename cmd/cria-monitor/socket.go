@@ -71,4 +71,19 @@ func (l *listener) accept() (*os.File, error) {
 	}
 }
 
+// serve handles each connection in a goroutine of its own, and closes it
+// after, until the listener is closed.
+func (l *listener) serve(handle func(c *os.File)) {
+	for {
+		c, err := l.accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			handle(c)
+		}()
+	}
+}
+
 func (l *listener) Close() error { return l.f.Close() }
