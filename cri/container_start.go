@@ -41,7 +41,7 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 	}
 	startedAt := time.Now().UnixNano()
 	monPid, pid, startErr := s.opts.Monitors.Start(monitor.Options{
-		ID: c.ID, Dir: c.Dir, LogPath: c.LogPath, Helper: s.opts.StartHelper, HelperArgs: helperArgs, Terminal: tty,
+		ID: c.ID, Dir: c.Dir, LogPath: c.LogPath, HelperArgs: helperArgs, Terminal: tty,
 		Stdin: cfg.GetStdin(), StdinOnce: cfg.GetStdinOnce(),
 	}, startTimeout)
 	now := time.Now().UnixNano()

@@ -47,9 +47,6 @@ type Options struct {
 	Runtime *runtime.Runtime
 	// Monitors starts containers' monitors.
 	Monitors *monitor.Launcher
-	// StartHelper is the cria-start binary, which a container's monitor
-	// runs to create and start the container.
-	StartHelper string
 	// Streaming serves exec and port-forward streams. Set it after
 	// NewRuntimeService, from StreamRuntime.
 	Streaming *streaming.Server

@@ -14,7 +14,6 @@
 package main
 
 import (
-	"errors"
 	"io"
 	"os"
 	"strings"
@@ -61,10 +60,6 @@ func standby(helperPath string, syncPipe *os.File) int {
 	if err != nil {
 		h.close()
 		return fail(err)
-	}
-	if o.Helper != helperPath {
-		h.close()
-		return fail(errors.New("the options name the helper " + o.Helper + ", but this standby runs " + helperPath))
 	}
 	return run(o, h, syncPipe)
 }

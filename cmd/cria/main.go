@@ -238,7 +238,6 @@ func serve(cfg config.Config, stderr io.Writer) error {
 		Containers:   containers,
 		Images:       images,
 		Runtime:      &runtime.Runtime{Root: filepath.Join(cfg.RunRoot, "runc"), Systemd: driver == cgroups.Systemd},
-		StartHelper:  startHelper,
 		Config:       cfg,
 		Version:      version,
 		CgroupDriver: driver,

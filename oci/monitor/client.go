@@ -139,9 +139,6 @@ func (l *Launcher) Close() {
 // pids. If the container failed to start, the error says why and the
 // monitor has exited.
 func (l *Launcher) Start(o Options, timeout time.Duration) (monitorPid, initPid int, err error) {
-	if o.Helper != l.helper {
-		return 0, 0, fmt.Errorf("monitor options name the helper %s, this launcher runs %s", o.Helper, l.helper)
-	}
 	// The next standby starts once this start is done, not to compete
 	// with it for the CPU.
 	defer func() { go l.fill() }()

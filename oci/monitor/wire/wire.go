@@ -73,9 +73,8 @@ type Options struct {
 	Dir string
 	// LogPath is the CRI log file.
 	LogPath string
-	// Helper is the start helper (cria-start), which the standby monitor
-	// started; HelperArgs are what it is sent.
-	Helper     string
+	// HelperArgs are what the monitor sends its start helper (the
+	// cria-start it started in standby).
 	HelperArgs []string
 	// Terminal gives the container a pty; its output is logged as stdout.
 	// The helper then gets the console socket as fd 3.
@@ -88,7 +87,7 @@ type Options struct {
 // Args is o as flags, which the daemon sends a standby monitor on
 // OptionsFd.
 func (o Options) Args() []string {
-	a := []string{"--id", o.ID, "--dir", o.Dir, "--log", o.LogPath, "--helper", o.Helper}
+	a := []string{"--id", o.ID, "--dir", o.Dir, "--log", o.LogPath}
 	for _, h := range o.HelperArgs {
 		a = append(a, "--helper-arg", h)
 	}
@@ -119,8 +118,6 @@ func ParseArgs(args []string) (Options, error) {
 			o.Dir = v
 		case "--log":
 			o.LogPath = v
-		case "--helper":
-			o.Helper = v
 		case "--helper-arg":
 			o.HelperArgs = append(o.HelperArgs, v)
 		case "--terminal":
@@ -133,8 +130,8 @@ func ParseArgs(args []string) (Options, error) {
 			return o, errors.New("unknown flag " + args[i])
 		}
 	}
-	if o.ID == "" || !filepath.IsAbs(o.Dir) || !filepath.IsAbs(o.LogPath) || !filepath.IsAbs(o.Helper) {
-		return o, errors.New("--id, and absolute --dir, --log and --helper, are required")
+	if o.ID == "" || !filepath.IsAbs(o.Dir) || !filepath.IsAbs(o.LogPath) {
+		return o, errors.New("--id, and absolute --dir and --log, are required")
 	}
 	return o, nil
 }
