@@ -366,3 +366,16 @@ func (w *startWatch) starts(container string) []time.Time {
 		out = append(out, t)
 	}
 }
+
+// waitStarts waits up to timeout for a container's first n starts and
+// returns their times.
+func (w *startWatch) waitStarts(container string, n int, timeout time.Duration) ([]time.Time, error) {
+	var s []time.Time
+	err := eventually(timeout, func() error {
+		if s = w.starts(container); len(s) < n {
+			return fmt.Errorf("the container started %d times", len(s))
+		}
+		return nil
+	})
+	return s, err
+}

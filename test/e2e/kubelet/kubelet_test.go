@@ -274,16 +274,10 @@ func checkInit(t *testing.T, d *framework.Daemon) {
 }
 
 func checkLiveness(t *testing.T, w *startWatch) {
-	err := eventually(90*time.Second, func() error {
-		if s := w.starts("app"); len(s) < 2 {
-			return fmt.Errorf("the container started %d times", len(s))
-		}
-		return nil
-	})
+	s, err := w.waitStarts("app", 2, 90*time.Second)
 	if err != nil {
 		t.Fatalf("after its liveness probe failed: %v", err)
 	}
-	s := w.starts("app")
 	// Healthy for 3 s, then one failed probe: the restart comes after that.
 	if gap := s[1].Sub(s[0]); gap < 3*time.Second {
 		t.Errorf("restarted %s after the first start, before its probe could fail", gap)
@@ -296,16 +290,10 @@ var backOffRE = regexp.MustCompile(`back-off (\w+) restarting failed container=c
 // kubelet's back-off must have grown (its log names each delay), and cria
 // must not have started the container before the delay ran out.
 func checkCrashLoop(t *testing.T, w *startWatch, k *Kubelet) {
-	err := eventually(3*time.Minute, func() error {
-		if s := w.starts("crasher"); len(s) < 4 {
-			return fmt.Errorf("the container started %d times", len(s))
-		}
-		return nil
-	})
+	s, err := w.waitStarts("crasher", 4, 3*time.Minute)
 	if err != nil {
 		t.Fatalf("crash loop: %v", err)
 	}
-	s := w.starts("crasher")
 	var gaps []time.Duration
 	for i := 1; i < len(s); i++ {
 		gaps = append(gaps, s[i].Sub(s[i-1]).Round(100*time.Millisecond))
