@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -34,6 +35,10 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == runtime.InitArg {
+		// The init lives only until it execs the container's command,
+		// which discards its heap: collecting garbage would only delay
+		// the start.
+		debug.SetGCPercent(-1)
 		runtime.Init() // does not return
 		return
 	}
@@ -44,9 +49,14 @@ func main() {
 	os.Exit(2)
 }
 
-// standby waits for the start's arguments, NUL-separated, until its
-// monitor closes the pipe; no arguments means the start was called off.
+// standby prepares for a start, then waits for the start's arguments,
+// NUL-separated, until its monitor closes the pipe; no arguments means the
+// start was called off.
 func standby() int {
+	runtime.Prepare()
+	// The start itself allocates a few megabytes at most and this process
+	// exits after it: no collections on the way.
+	debug.SetGCPercent(-1)
 	b, err := io.ReadAll(os.NewFile(wire.HelperArgsFd, "args"))
 	if err != nil || len(b) == 0 {
 		return 0
