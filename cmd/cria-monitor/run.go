@@ -157,7 +157,8 @@ func run(o wire.Options, h *helper, syncPipe *os.File) int {
 		return fail(err)
 	}
 	self := strconv.Itoa(os.Getpid()) + " " + strconv.FormatUint(start, 10)
-	if err := atomicfile.WriteFile(filepath.Join(o.Dir, wire.MonitorPidFile), []byte(self), 0o600); err != nil {
+	// Atomic but not durable: after a reboot the pid means nothing.
+	if err := atomicfile.Replace(filepath.Join(o.Dir, wire.MonitorPidFile), []byte(self), 0o600); err != nil {
 		return fail(err)
 	}
 	// The monitor's own complaints go beside the container's files.

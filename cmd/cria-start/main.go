@@ -113,5 +113,6 @@ func startContainer(id, dir, root string, systemd, terminal, withStdin bool) err
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, wire.PidFile), []byte(strconv.Itoa(pid)), 0o600)
+	// A pid means nothing after a reboot: no need to wait for the disk.
+	return atomicfile.Replace(filepath.Join(dir, wire.PidFile), []byte(strconv.Itoa(pid)), 0o600)
 }
