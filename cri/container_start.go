@@ -24,6 +24,8 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 		return nil, err
 	}
 	defer unlock()
+	// The next start's monitor is made ready once this one is answered.
+	defer s.opts.Monitors.Refill()
 	if c.State != store.ContainerCreated || c.Reason == reasonCreating {
 		return nil, fmt.Errorf("container %s is %s, not created: %w", c.ID, c.State, errdefs.ErrFailedPrecondition)
 	}

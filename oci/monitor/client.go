@@ -18,8 +18,9 @@ import (
 // Launcher starts container monitors. It keeps one monitor, with its start
 // helper, started ahead in standby, so that a StartContainer finds their
 // two execs and runtime start-ups already paid. The first start spawns its
-// own and the standby after it; each start then takes the standby and
-// spawns the next one in the background. A standby that is never used
+// own; each start takes the standby, and Refill spawns the next one in the
+// background once the caller has finished with the start. A standby that
+// is never used
 // exits when the Launcher is closed or the daemon goes away (its options
 // pipe reaches EOF), and takes its helper with it.
 type Launcher struct {
@@ -100,6 +101,11 @@ func (l *Launcher) take() (*standby, error) {
 	return l.spawn()
 }
 
+// Refill starts the next standby in the background, if there is none. Call
+// it once a start's own work is done, so that the two do not compete for
+// the CPU.
+func (l *Launcher) Refill() { go l.fill() }
+
 func (l *Launcher) fill() {
 	l.mu.Lock()
 	if l.closed || l.ready != nil || l.filling {
@@ -137,11 +143,9 @@ func (l *Launcher) Close() {
 // outlives the daemon, and waits up to timeout for it to report the
 // container started. It returns the monitor's and the container init's
 // pids. If the container failed to start, the error says why and the
-// monitor has exited.
+// monitor has exited. Start does not replace the standby it used: see
+// Refill.
 func (l *Launcher) Start(o Options, timeout time.Duration) (monitorPid, initPid int, err error) {
-	// The next standby starts once this start is done, not to compete
-	// with it for the CPU.
-	defer func() { go l.fill() }()
 	sb, err := l.take()
 	if err == nil {
 		err = sb.send(o)
