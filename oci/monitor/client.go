@@ -20,9 +20,8 @@ import (
 // two execs and runtime start-ups already paid. The first start spawns its
 // own; each start takes the standby, and Refill spawns the next one in the
 // background once the caller has finished with the start. A standby that
-// is never used
-// exits when the Launcher is closed or the daemon goes away (its options
-// pipe reaches EOF), and takes its helper with it.
+// is never used exits when the Launcher is closed or the daemon goes away
+// (its options pipe reaches EOF), and takes its helper with it.
 type Launcher struct {
 	bin, helper string
 

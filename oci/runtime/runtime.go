@@ -41,7 +41,7 @@ func Init() { libcontainer.Init() }
 // Prepare does ahead of a Start the one-time work that the start would
 // otherwise pay for in the middle: encoding/json building its codecs for
 // the runtime spec and for libcontainer's config and state (by reflection,
-// type by type: the largest share of the start helper's CPU time), and
+// type by type: about a quarter of the start helper's CPU time), and
 // libcontainer's lookup tables. The garbage it leaves is collected, so that
 // the start reuses the heap pages it has already touched.
 func Prepare() {
