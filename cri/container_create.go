@@ -239,7 +239,7 @@ func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.Container
 	in := specgen.Input{
 		HostCapabilities: hostCapabilities(),
 		ID:               c.ID, Config: cfg, SandboxConfig: sbCfg, Rootfs: c.Rootfs, User: user,
-		CgroupDriver: s.opts.CgroupDriver, Devices: map[string]specgen.Device{},
+		CgroupDriver: s.opts.CgroupDriver, CgroupV2: cgroups.IsV2(), Devices: map[string]specgen.Device{},
 		ImageMounts: map[int]string{},
 		Sandbox: specgen.Sandbox{
 			ID: sb.ID, Hostname: sb.Hostname, NetNS: sb.NetNS, IPCNS: sb.IPCNS, UTSNS: sb.UTSNS,

@@ -67,6 +67,9 @@ type Input struct {
 	ImageMounts map[int]string
 	// CgroupDriver is the driver in use.
 	CgroupDriver cgroups.Driver
+	// CgroupV2 tells whether the host runs the unified hierarchy, where an
+	// unprivileged container gets a cgroup namespace of its own.
+	CgroupV2 bool
 	// Devices are host devices by host path: those the config names, and
 	// for a privileged container every device on the host.
 	Devices map[string]Device
@@ -172,6 +175,13 @@ func Generate(in Input) (*specs.Spec, error) {
 		return nil, err
 	}
 	opts = append(opts, nsOpts...)
+	if in.CgroupV2 && !privileged {
+		// As the cgroup v2 KEP asks, and as containerd and CRI-O do: the
+		// container's own cgroup is the root of its /sys/fs/cgroup and of
+		// /proc/self/cgroup. (On v1 the container keeps the host's cgroup
+		// namespace and sees its own cgroups through bind mounts.)
+		opts = append(opts, spec.WithNamespace(specs.CgroupNamespace, ""))
+	}
 	if err := spec.Apply(s, opts...); err != nil {
 		return nil, invalid("%v", err)
 	}

@@ -191,6 +191,25 @@ func TestGenerate(t *testing.T) {
 				}
 			}
 		}},
+		{name: "cgroup v1: the host's cgroup namespace", check: func(t *testing.T, s *specs.Spec) {
+			if _, ok := nsOf(s, specs.CgroupNamespace); ok {
+				t.Error("cgroup namespace present on cgroup v1")
+			}
+		}},
+		{name: "cgroup v2: a cgroup namespace of its own", edit: func(in *Input) { in.CgroupV2 = true }, check: func(t *testing.T, s *specs.Spec) {
+			if p, ok := nsOf(s, specs.CgroupNamespace); !ok || p != "" {
+				t.Errorf("cgroup namespace = %q (present %v), want a new one", p, ok)
+			}
+		}},
+		{name: "cgroup v2, privileged: the host's cgroup namespace", edit: func(in *Input) {
+			in.CgroupV2 = true
+			in.SandboxConfig = &runtimeapi.PodSandboxConfig{Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{Privileged: true}}}
+			sec(in).Privileged = true
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if _, ok := nsOf(s, specs.CgroupNamespace); ok {
+				t.Error("cgroup namespace present for a privileged container")
+			}
+		}},
 		{name: "host network pod", edit: func(in *Input) { in.Sandbox.NetNS, in.Sandbox.UTSNS = "", "" }, check: func(t *testing.T, s *specs.Spec) {
 			if _, ok := nsOf(s, specs.NetworkNamespace); ok {
 				t.Error("network namespace present for a host-network pod")
