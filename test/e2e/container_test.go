@@ -377,8 +377,29 @@ func TestContainerErrorsAndCleanup(t *testing.T) {
 	if len(list.GetContainers()) != 0 {
 		t.Errorf("failed creates left containers: %v", list.GetContainers())
 	}
-	// A running container removed: no monitor, mount or cgroup is left.
+	// A start whose log cannot be opened (the kubelet's directory is gone)
+	// fails with the reason, and leaves no process or cgroup behind.
 	id := e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
+	logDir := filepath.Join(e.logDir, fmt.Sprintf("c%d", ctrCounter))
+	if err := os.RemoveAll(logDir); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.d.Runtime.StartContainer(ctxT(t), &runtimeapi.StartContainerRequest{ContainerId: id})
+	if err == nil || !contains(err.Error(), logDir) {
+		t.Errorf("StartContainer with its log directory gone: %v, want an error naming %s", err, logDir)
+	}
+	if st := e.status(t, id); st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.Reason != "StartError" {
+		t.Errorf("after a failed start: %v %q, want EXITED StartError", st.State, st.Reason)
+	}
+	if cg, _ := filepath.Glob("/sys/fs/cgroup/*/*cria-" + id + "*"); len(cg) != 0 {
+		t.Errorf("a failed start left cgroups (so a process): %v", cg)
+	}
+	if _, err := e.d.Runtime.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+		t.Errorf("RemoveContainer after a failed start: %v", err)
+	}
+
+	// A running container removed: no monitor, mount or cgroup is left.
+	id = e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
 	e.start(t, id)
 	resp, _ := e.d.Runtime.ContainerStatus(ctxT(t), &runtimeapi.ContainerStatusRequest{ContainerId: id, Verbose: true})
 	mon := regexp.MustCompile(`"monitorPid":(\d+)`).FindStringSubmatch(resp.Info["info"])[1]
