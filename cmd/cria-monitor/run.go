@@ -219,6 +219,14 @@ func run(o wire.Options, h *helper, syncPipe *os.File) int {
 	if err != nil {
 		return fail(errors.New("reading the init's pid: " + err.Error()))
 	}
+	// The container runs. If this monitor cannot serve it, it must not go
+	// on without one: kill the init (this process's child, so its pid
+	// cannot have been reused) and reap it before saying why.
+	abort := func(err error) int {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		reap(pid)
+		return fail(err)
+	}
 
 	type stream struct {
 		r    *os.File
@@ -229,7 +237,7 @@ func run(o wire.Options, h *helper, syncPipe *os.File) int {
 	if o.Terminal {
 		master, err := console.Receive(h.console)
 		if err != nil {
-			return fail(err)
+			return abort(err)
 		}
 		in.tty = master
 		if o.Stdin {
@@ -242,7 +250,7 @@ func run(o wire.Options, h *helper, syncPipe *os.File) int {
 	attached := &hub{clients: map[chan []byte]struct{}{}}
 	attachLn, err := listen(o.Dir, wire.AttachSocketFile)
 	if err != nil {
-		return fail(err)
+		return abort(err)
 	}
 	defer attachLn.Close()
 	go serveAttach(attachLn, attached, in)

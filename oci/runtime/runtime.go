@@ -16,6 +16,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/opencontainers/cgroups"
 	// Device cgroup rules, or every start fails with "cgroup manager is
@@ -132,10 +133,38 @@ func (r *Runtime) Delete(id string) error {
 	if err != nil {
 		return fmt.Errorf("loading container %s: %w", id, err)
 	}
-	if err := c.Destroy(); err != nil {
+	err = c.Destroy()
+	if errors.Is(err, libcontainer.ErrRunning) {
+		// Still running, though cria asks to delete only containers whose
+		// monitor has exited: its monitor died (killed, or failed after
+		// the start), and nothing else will ever stop it.
+		err = killAndDestroy(c)
+	}
+	if err != nil {
 		return fmt.Errorf("destroying container %s: %w", id, err)
 	}
 	return nil
+}
+
+// killAndDestroy kills a running container's processes, waits for its
+// init to die and destroys it.
+func killAndDestroy(c *libcontainer.Container) error {
+	if err := c.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+		return err
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		st, err := c.Status()
+		if err != nil {
+			return err
+		}
+		if st != libcontainer.Running && st != libcontainer.Created {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("its init survived SIGKILL for 10s")
+		}
+	}
+	return c.Destroy()
 }
 
 // CgroupPaths returns the container's cgroup directories by subsystem.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,6 +82,26 @@ func (e *containerEnv) start(t *testing.T, id string) {
 	if _, err := e.d.Runtime.StartContainer(ctxT(t), &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {
 		t.Fatalf("StartContainer: %v", err)
 	}
+}
+
+// startSleeper starts a container that sleeps, and returns its id, its
+// init's pid and its monitor's pid, as verbose ContainerStatus tells them.
+func (e *containerEnv) startSleeper(t *testing.T) (id string, pid, monitorPid int) {
+	t.Helper()
+	id = e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
+	e.start(t, id)
+	resp, err := e.d.Runtime.ContainerStatus(ctxT(t), &runtimeapi.ContainerStatusRequest{ContainerId: id, Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		Pid        int `json:"pid"`
+		MonitorPid int `json:"monitorPid"`
+	}
+	if err := json.Unmarshal([]byte(resp.Info["info"]), &info); err != nil || info.Pid == 0 || info.MonitorPid == 0 {
+		t.Fatalf("verbose info %s: %v; want pid and monitorPid", resp.Info["info"], err)
+	}
+	return id, info.Pid, info.MonitorPid
 }
 
 func (e *containerEnv) status(t *testing.T, id string) *runtimeapi.ContainerStatus {
@@ -346,6 +367,30 @@ func TestContainersSurviveDaemonKill(t *testing.T) {
 	}
 }
 
+// A container whose monitor is killed (by the OOM killer, say) shows
+// EXITED with reason Unknown, and RemoveContainer still removes it: its
+// processes are killed, its cgroups and mounts released.
+func TestRemoveContainerWhoseMonitorDied(t *testing.T) {
+	e := newContainerEnv(t)
+	id, pid, mon := e.startSleeper(t)
+	if err := syscall.Kill(mon, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.waitExited(t, id); st.Reason != "Unknown" {
+		t.Errorf("container whose monitor died: reason %q, want Unknown", st.Reason)
+	}
+	if _, err := e.d.Runtime.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+		t.Fatalf("RemoveContainer of a container whose monitor died: %v", err)
+	}
+	// Gone, or a zombie waiting for whichever ancestor inherited it.
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !contains(string(b), ") Z ") {
+		t.Errorf("the container's init %d still runs after RemoveContainer: %s", pid, b)
+	}
+	if cg, _ := filepath.Glob("/sys/fs/cgroup/*/*cria-" + id + "*"); len(cg) != 0 {
+		t.Errorf("cgroups left: %v", cg)
+	}
+}
+
 func TestContainerErrorsAndCleanup(t *testing.T) {
 	e := newContainerEnv(t)
 	create := func(edit func(*runtimeapi.ContainerConfig)) error {
@@ -377,26 +422,39 @@ func TestContainerErrorsAndCleanup(t *testing.T) {
 	if len(list.GetContainers()) != 0 {
 		t.Errorf("failed creates left containers: %v", list.GetContainers())
 	}
-	// A start whose log cannot be opened (the kubelet's directory is gone)
-	// fails with the reason, and leaves no process or cgroup behind.
+	// A start that fails says why, shows the container EXITED with reason
+	// StartError, and leaves no process (so no cgroup) behind.
+	failedStart := func(what, id, want string) {
+		t.Helper()
+		_, err := e.d.Runtime.StartContainer(ctxT(t), &runtimeapi.StartContainerRequest{ContainerId: id})
+		if err == nil || !contains(err.Error(), want) {
+			t.Errorf("StartContainer %s: %v, want an error naming %s", what, err, want)
+		}
+		if st := e.status(t, id); st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.Reason != "StartError" {
+			t.Errorf("after a start %s: %v %q, want EXITED StartError", what, st.State, st.Reason)
+		}
+		if cg, _ := filepath.Glob("/sys/fs/cgroup/*/*cria-" + id + "*"); len(cg) != 0 {
+			t.Errorf("a start %s left the container running: cgroups %v", what, cg)
+		}
+		if _, err := e.d.Runtime.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+			t.Errorf("RemoveContainer after a start %s: %v", what, err)
+		}
+	}
+	// The log cannot be opened: the kubelet's directory is gone.
 	id := e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
 	logDir := filepath.Join(e.logDir, fmt.Sprintf("c%d", ctrCounter))
 	if err := os.RemoveAll(logDir); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.d.Runtime.StartContainer(ctxT(t), &runtimeapi.StartContainerRequest{ContainerId: id})
-	if err == nil || !contains(err.Error(), logDir) {
-		t.Errorf("StartContainer with its log directory gone: %v, want an error naming %s", err, logDir)
+	failedStart("with its log directory gone", id, logDir)
+	// The monitor fails after its container started (its attach socket
+	// cannot be made: a directory holds the name). The container must not
+	// run on without a monitor, beyond the reach of RemoveContainer.
+	id = e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
+	if err := os.MkdirAll(filepath.Join(e.d.Config.RunRoot, "containers", id, "attach.sock", "x"), 0o700); err != nil {
+		t.Fatal(err)
 	}
-	if st := e.status(t, id); st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.Reason != "StartError" {
-		t.Errorf("after a failed start: %v %q, want EXITED StartError", st.State, st.Reason)
-	}
-	if cg, _ := filepath.Glob("/sys/fs/cgroup/*/*cria-" + id + "*"); len(cg) != 0 {
-		t.Errorf("a failed start left cgroups (so a process): %v", cg)
-	}
-	if _, err := e.d.Runtime.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
-		t.Errorf("RemoveContainer after a failed start: %v", err)
-	}
+	failedStart("whose monitor cannot make its attach socket", id, "attach.sock")
 
 	// A running container removed: no monitor, mount or cgroup is left.
 	id = e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })

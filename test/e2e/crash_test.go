@@ -133,16 +133,7 @@ func TestNoMonitorOrLayerLeftAfterRemoval(t *testing.T) {
 
 func TestLostRunShowsExitedUnknown(t *testing.T) {
 	e := newContainerEnv(t)
-	id := e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
-	e.start(t, id)
-	resp, err := e.d.Runtime.ContainerStatus(ctxT(t), &runtimeapi.ContainerStatusRequest{ContainerId: id, Verbose: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pid, mon int
-	info := resp.Info["info"]
-	fmt.Sscanf(info[strings.Index(info, `"pid":`)+6:], "%d", &pid)
-	fmt.Sscanf(info[strings.Index(info, `"monitorPid":`)+13:], "%d", &mon)
+	id, pid, mon := e.startSleeper(t)
 	// As a reboot would: the daemon, the monitor and the container die and
 	// the container's volatile directory is gone.
 	e.d.Kill()
