@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -457,10 +458,8 @@ func TestContainerErrorsAndCleanup(t *testing.T) {
 	failedStart("whose monitor cannot make its attach socket", id, "attach.sock")
 
 	// A running container removed: no monitor, mount or cgroup is left.
-	id = e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
-	e.start(t, id)
-	resp, _ := e.d.Runtime.ContainerStatus(ctxT(t), &runtimeapi.ContainerStatusRequest{ContainerId: id, Verbose: true})
-	mon := regexp.MustCompile(`"monitorPid":(\d+)`).FindStringSubmatch(resp.Info["info"])[1]
+	id, _, monPid := e.startSleeper(t)
+	mon := strconv.Itoa(monPid)
 	if _, err := e.d.Runtime.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
 		t.Fatal(err)
 	}
