@@ -109,9 +109,13 @@ func (s *RuntimeService) oomKilled(id string) bool {
 }
 
 // stopContainer sends the stop signal, waits up to timeout for the exit,
-// then kills. It returns the updated record. The caller holds the lock.
+// then kills. A created container's waiting init is ended at once. It
+// returns the updated record. The caller holds the lock.
 func (s *RuntimeService) stopContainer(ctx context.Context, c *store.Container, timeout time.Duration) (*store.Container, error) {
 	c = s.observe(c)
+	if c.State == store.ContainerCreated && c.Reason != reasonCreating {
+		return s.stopCreated(c)
+	}
 	if c.State != store.ContainerRunning {
 		return c, nil
 	}
@@ -138,6 +142,28 @@ func (s *RuntimeService) stopContainer(ctx context.Context, c *store.Container, 
 	return c, nil
 }
 
+// stopCreated ends a created container that was never started: it exits,
+// with the status of its init, which ran nothing of the container's.
+func (s *RuntimeService) stopCreated(c *store.Container) (*store.Container, error) {
+	if err := s.endCreated(c); err != nil {
+		return nil, fmt.Errorf("stopping created container %s: %w", c.ID, err)
+	}
+	exit, _ := monitor.ReadExit(c.Dir)
+	updated, err := s.containers.Update(c.ID, func(r *store.Container) error {
+		r.State, r.Reason, r.Message = store.ContainerExited, "Error", "stopped before it was started"
+		r.ExitCode, r.FinishedAt = 128+int32(unix.SIGKILL), time.Now().UnixNano()
+		if exit != nil {
+			r.ExitCode, r.FinishedAt = int32(exit.Code), exit.FinishedAt
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(c.ID, c.SandboxID, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
+	return updated, nil
+}
+
 // waitExit polls for the exit record for up to timeout.
 func (s *RuntimeService) waitExit(ctx context.Context, c *store.Container, timeout time.Duration) *store.Container {
 	deadline := time.Now().Add(timeout)
@@ -152,9 +178,14 @@ func (s *RuntimeService) waitExit(ctx context.Context, c *store.Container, timeo
 // destroyContainer kills what is left and releases everything a container
 // holds, then deletes its record. Idempotent. The caller holds the lock.
 func (s *RuntimeService) destroyContainer(ctx context.Context, c *store.Container) error {
-	if c.State == store.ContainerRunning {
+	switch c.State {
+	case store.ContainerRunning:
 		var err error
 		if c, err = s.stopContainer(ctx, c, 0); err != nil {
+			return err
+		}
+	case store.ContainerCreated:
+		if err := s.endCreated(c); err != nil {
 			return err
 		}
 	}

@@ -32,8 +32,9 @@ import (
 const maxProfileSize = 1 << 20
 
 // CreateContainer makes a container in a ready sandbox: a writable layer on
-// its image, mounted, and the OCI spec that StartContainer starts. Every
-// step is undone if a later one fails.
+// its image, mounted, its OCI spec, and, as `runc create` does, the
+// container itself under its monitor, with an init that waits for
+// StartContainer. Every step is undone if a later one fails.
 func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.CreateContainerRequest) (_ *runtimeapi.CreateContainerResponse, retErr error) {
 	cfg := req.GetConfig()
 	switch {
@@ -143,6 +144,11 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 		if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
 			return nil, fmt.Errorf("creating the log directory: %w", err)
 		}
+	}
+	// The next create's monitor is made ready once this one is answered.
+	defer s.opts.Monitors.Refill()
+	if err := s.createInit(c, cfg); err != nil {
+		return nil, err
 	}
 	c.Reason = ""
 	if err := s.containers.Put(c); err != nil {

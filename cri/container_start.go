@@ -2,7 +2,10 @@ package cri
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -12,46 +15,64 @@ import (
 	"github.com/cria-runtime/cria/oci/monitor"
 )
 
-// startTimeout bounds how long a container may take to start.
-const startTimeout = time.Minute
+// createTimeout bounds how long a container's monitor may take to create
+// it.
+const createTimeout = time.Minute
 
-// StartContainer starts a created container under a new monitor. A start
-// that fails leaves the container exited with reason StartError and the
-// cause in its message.
+// createInit has a new monitor create the container c from its spec, as
+// `runc create` does: the container's namespaces, cgroups, mounts and init
+// are made, and the init waits for StartContainer. c records the monitor
+// and the init.
+func (s *RuntimeService) createInit(c *store.Container, cfg *runtimeapi.ContainerConfig) error {
+	helperArgs := []string{"--id", c.ID, "--dir", c.Dir, "--runtime-root", s.opts.Runtime.Root}
+	if s.opts.Runtime.Systemd {
+		helperArgs = append(helperArgs, "--systemd")
+	}
+	tty := cfg.GetTty()
+	if tty {
+		helperArgs = append(helperArgs, "--terminal")
+	}
+	monPid, pid, err := s.opts.Monitors.Create(monitor.Options{
+		ID: c.ID, Dir: c.Dir, LogPath: c.LogPath, HelperArgs: helperArgs, ExecFifo: s.opts.Runtime.ExecFifo(c.ID),
+		Terminal: tty, Stdin: cfg.GetStdin(), StdinOnce: cfg.GetStdinOnce(),
+	}, createTimeout)
+	if err != nil {
+		return err
+	}
+	c.MonitorPid, c.Pid = monPid, pid
+	c.MonitorStart, _ = processStart(monPid)
+	c.PidStart, _ = processStart(pid)
+	return nil
+}
+
+// StartContainer starts a created container: its monitor lets the waiting
+// init run the container's command. A start that fails leaves the
+// container exited with reason StartError and the cause in its message.
 func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.StartContainerRequest) (*runtimeapi.StartContainerResponse, error) {
 	c, unlock, err := s.lockContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	// The next start's monitor is made ready once this one is answered.
-	defer s.opts.Monitors.Refill()
 	if c.State != store.ContainerCreated || c.Reason == reasonCreating {
 		return nil, fmt.Errorf("container %s is %s, not created: %w", c.ID, c.State, errdefs.ErrFailedPrecondition)
 	}
 	if sb, err := s.sandboxes.Get(c.SandboxID); err != nil || sb.State != store.SandboxReady {
 		return nil, fmt.Errorf("the container's sandbox %s is not ready: %w", c.SandboxID, errdefs.ErrFailedPrecondition)
 	}
-	helperArgs := []string{"--id", c.ID, "--dir", c.Dir, "--runtime-root", s.opts.Runtime.Root}
-	if s.opts.Runtime.Systemd {
-		helperArgs = append(helperArgs, "--systemd")
-	}
-	cfg := containerConfig(c)
-	tty := cfg.GetTty()
-	if tty {
-		helperArgs = append(helperArgs, "--terminal")
-	}
 	startedAt := time.Now().UnixNano()
-	monPid, pid, startErr := s.opts.Monitors.Start(monitor.Options{
-		ID: c.ID, Dir: c.Dir, LogPath: c.LogPath, HelperArgs: helperArgs, Terminal: tty,
-		Stdin: cfg.GetStdin(), StdinOnce: cfg.GetStdinOnce(),
-	}, startTimeout)
-	now := time.Now().UnixNano()
-	var monStart, pidStart uint64
-	if startErr == nil {
-		monStart, _ = processStart(monPid)
-		pidStart, _ = processStart(pid)
+	startErr := monitor.Start(c.Dir)
+	if startErr != nil && s.startedAlready(c) {
+		// A start that the daemon's crash cut short got through.
+		startErr = nil
 	}
+	if startErr != nil {
+		// The init must not wait on for a start that will not come.
+		if err := s.endCreated(c); err != nil {
+			Logger(ctx).Warn("ending a container that failed to start", "container_id", c.ID, "error", err)
+		}
+	}
+	now := time.Now().UnixNano()
 	_, err = s.containers.Update(c.ID, func(r *store.Container) error {
 		if startErr != nil {
 			r.State, r.Reason, r.Message = store.ContainerExited, "StartError", startErr.Error()
@@ -59,16 +80,55 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 			return nil
 		}
 		r.State, r.StartedAt = store.ContainerRunning, startedAt
-		r.Pid, r.PidStart, r.MonitorPid, r.MonitorStart = pid, pidStart, monPid, monStart
 		return nil
 	})
 	if startErr != nil {
-		_ = s.opts.Runtime.Delete(c.ID)
-		return nil, startErr
+		return nil, fmt.Errorf("starting container %s: %w", c.ID, startErr)
 	}
 	if err != nil {
 		return nil, err
 	}
 	s.emit(c.ID, c.SandboxID, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
 	return &runtimeapi.StartContainerResponse{}, nil
+}
+
+// startedAlready tells whether the created container c was in fact
+// started: its exec fifo is gone and its init, or its exit record, is
+// there.
+func (s *RuntimeService) startedAlready(c *store.Container) bool {
+	if c.MonitorPid == 0 {
+		return false
+	}
+	if _, err := os.Lstat(s.opts.Runtime.ExecFifo(c.ID)); !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	if exit, _ := monitor.ReadExit(c.Dir); exit != nil {
+		return true
+	}
+	return alive(c.Pid, c.PidStart) && alive(c.MonitorPid, c.MonitorStart)
+}
+
+// endCreated ends the init of a created container, which waits to be
+// started, removes what libcontainer made for it, and waits for its
+// monitor to record the exit and go. A create still in progress (the
+// daemon crashed while its monitor made the container) is let finish
+// first, so that what it makes is found. The caller holds the lock.
+func (s *RuntimeService) endCreated(c *store.Container) error {
+	monPid, monStart := c.MonitorPid, c.MonitorStart
+	if monPid == 0 {
+		monPid, monStart, _ = monitor.ReadPidStart(filepath.Join(c.Dir, monitor.MonitorPidFile))
+	}
+	for deadline := time.Now().Add(createTimeout); c.Pid == 0 && alive(monPid, monStart) && time.Now().Before(deadline); {
+		if _, err := os.Stat(filepath.Join(c.Dir, monitor.PidFile)); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.opts.Runtime.Delete(c.ID); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(10 * time.Second); alive(monPid, monStart) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
 }

@@ -17,9 +17,8 @@ import (
 	"github.com/cria-runtime/cria/oci/monitor"
 )
 
-// UpdateContainerResources changes a container's cgroup limits: in its
-// cgroup if it runs, in its spec if it has not started yet. ContainerStatus
-// reports the new values.
+// UpdateContainerResources changes a container's cgroup limits, created
+// or running, and its spec's. ContainerStatus reports the new values.
 func (s *RuntimeService) UpdateContainerResources(ctx context.Context, req *runtimeapi.UpdateContainerResourcesRequest) (*runtimeapi.UpdateContainerResourcesResponse, error) {
 	lr := req.GetLinux()
 	if lr == nil {
@@ -33,17 +32,15 @@ func (s *RuntimeService) UpdateContainerResources(ctx context.Context, req *runt
 	c = s.observe(c)
 	res := cgroups.ToOCI(lr)
 	cgroups.DropUnavailable(res)
-	switch c.State {
-	case store.ContainerRunning:
-		if err := s.opts.Runtime.Update(c.ID, res); err != nil {
-			return nil, err
-		}
-	case store.ContainerCreated:
-		if err := updateSpecResources(c.Dir, res); err != nil {
-			return nil, err
-		}
-	default:
+	if c.State == store.ContainerExited {
 		return nil, fmt.Errorf("container %s has exited: %w", c.ID, errdefs.ErrFailedPrecondition)
+	}
+	if err := s.opts.Runtime.Update(c.ID, res); err != nil {
+		return nil, err
+	}
+	// The spec is what verbose ContainerStatus shows.
+	if err := updateSpecResources(c.Dir, res); err != nil {
+		return nil, err
 	}
 	cfg := containerConfig(c)
 	if cfg.Linux == nil {

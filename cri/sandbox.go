@@ -240,56 +240,24 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 }
 
 // recoverStart settles a created container whose StartContainer a crash
-// may have interrupted: the monitor's files say how far it got. The caller
-// holds the container's lock.
+// may have interrupted: if its monitor started it (the exec fifo is gone),
+// it is running, or has exited since (observe reads the exit record). A
+// container still waiting to start stays created. The caller holds the
+// container's lock.
 func (s *RuntimeService) recoverStart(ctx context.Context, c *store.Container) *store.Container {
-	monPid, monStart, err := monitor.ReadPidStart(filepath.Join(c.Dir, monitor.MonitorPidFile))
-	if err != nil {
-		return c // no start was attempted
+	if !s.startedAlready(c) {
+		return c
 	}
-	log := Logger(ctx).With("container_id", c.ID)
-	// The monitor that wrote the file, alive: same pid, same start time.
-	isOurs := func(pid int) bool {
-		start, err := processStart(pid)
-		return err == nil && start == monStart
-	}
-	// Give a start in progress time to write the init's pid.
-	deadline := time.Now().Add(startTimeout)
-	for isOurs(monPid) && time.Now().Before(deadline) {
-		if _, err := os.Stat(filepath.Join(c.Dir, monitor.PidFile)); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	pid, pidErr := monitor.ReadPid(filepath.Join(c.Dir, monitor.PidFile))
-	exit, _ := monitor.ReadExit(c.Dir)
 	updated, err := s.containers.Update(c.ID, func(r *store.Container) error {
-		switch {
-		case pidErr == nil && (exit != nil || isOurs(monPid)):
-			// Started: running, or exited since (observe reads the record).
-			monStart, _ := processStart(monPid)
-			pidStart, _ := processStart(pid)
-			r.State, r.StartedAt = store.ContainerRunning, time.Now().UnixNano()
-			r.Pid, r.PidStart, r.MonitorPid, r.MonitorStart = pid, pidStart, monPid, monStart
-		default:
-			r.State, r.Reason, r.ExitCode, r.FinishedAt = store.ContainerExited, "StartError", 128, time.Now().UnixNano()
-			r.Message = "the start was interrupted by a daemon restart"
-		}
+		// When exactly is unknown: no later than now.
+		r.State, r.StartedAt = store.ContainerRunning, time.Now().UnixNano()
 		return nil
 	})
 	if err != nil {
-		log.Warn("settling an interrupted start", "error", err)
+		Logger(ctx).Warn("settling an interrupted start", "container_id", c.ID, "error", err)
 		return c
 	}
-	if updated.State == store.ContainerExited {
-		if isOurs(monPid) {
-			_ = unix.Kill(monPid, unix.SIGKILL) // alive, but never started it
-		}
-		_ = s.opts.Runtime.Delete(c.ID) // whatever the helper made
-		log.Info("an interrupted start failed; container marked exited")
-	} else {
-		log.Info("adopted a container whose start was interrupted", "pid", updated.Pid)
-	}
+	Logger(ctx).Info("adopted a container whose start was interrupted", "container_id", c.ID, "pid", updated.Pid)
 	return updated
 }
 

@@ -21,8 +21,9 @@ import (
 
 // The monitor is started detached (its own session) and outlives the
 // daemon. It makes itself a child subreaper, runs the start helper with
-// the container's stdio pipes, and, once the helper has started the
-// container and exited, is the parent of the container's init. It copies
+// the container's stdio pipes, and, once the helper has created the
+// container and exited, is the parent of the container's init, which waits
+// on its exec fifo. It starts the container when the daemon says so, copies
 // the init's output into the CRI log file and to attached clients, reopens
 // the log file on request, reaps the init and writes its exit record
 // durably, then exits.
@@ -117,7 +118,7 @@ func helperEnv(env []string) []string {
 	return append(out, "GOMAXPROCS=1")
 }
 
-// send hands the helper its arguments, and the container is started.
+// send hands the helper its arguments, and the container is created.
 func (h *helper) send(args []string) error {
 	_, err := h.args.WriteString(strings.Join(args, "\x00"))
 	if cerr := h.args.Close(); err == nil {
@@ -126,7 +127,7 @@ func (h *helper) send(args []string) error {
 	return err
 }
 
-// wait waits for the helper to start the container and exit.
+// wait waits for the helper to create the container and exit.
 func (h *helper) wait() error {
 	st, err := h.proc.Wait()
 	if err != nil {
@@ -153,8 +154,8 @@ func (h *helper) close() {
 
 // run is the monitor process, for the container o, with its helper h
 // waiting in standby. On syncPipe it tells the daemon "ok <init pid>" or
-// "error <why>" once the container started or failed to. It returns the
-// monitor's exit code.
+// "error <why>" once the container was created or failed to be. It
+// returns the monitor's exit code.
 func run(o wire.Options, h *helper, syncPipe *os.File) int {
 	report := func(line string) {
 		_, _ = syncPipe.WriteString(line + "\n")
@@ -192,7 +193,11 @@ func run(o wire.Options, h *helper, syncPipe *os.File) int {
 		return fail(err)
 	}
 	defer ctl.Close()
-	go serveControl(ctl, log)
+	attachLn, err := listen(o.Dir, wire.AttachSocketFile)
+	if err != nil {
+		return fail(err)
+	}
+	defer attachLn.Close()
 
 	in := &stdinTarget{once: o.StdinOnce}
 	args := o.HelperArgs
@@ -219,8 +224,8 @@ func run(o wire.Options, h *helper, syncPipe *os.File) int {
 	if err != nil {
 		return fail(errors.New("reading the init's pid: " + err.Error()))
 	}
-	// The container runs. If this monitor cannot serve it, it must not go
-	// on without one: kill the init (this process's child, so its pid
+	// The container exists. If this monitor cannot serve it, it must not
+	// go on without one: kill the init (this process's child, so its pid
 	// cannot have been reused) and reap it before saying why.
 	abort := func(err error) int {
 		_ = unix.Kill(pid, unix.SIGKILL)
@@ -248,11 +253,6 @@ func run(o wire.Options, h *helper, syncPipe *os.File) int {
 		streams = append(streams, stream{master, "stdout", wire.FrameStdout})
 	}
 	attached := &hub{clients: map[chan []byte]struct{}{}}
-	attachLn, err := listen(o.Dir, wire.AttachSocketFile)
-	if err != nil {
-		return abort(err)
-	}
-	defer attachLn.Close()
 	go serveAttach(attachLn, attached, in)
 
 	var copies sync.WaitGroup
@@ -265,9 +265,12 @@ func run(o wire.Options, h *helper, syncPipe *os.File) int {
 			_ = w.Close()
 		}()
 	}
+	exited := make(chan struct{})
+	go serveControl(ctl, log, o.ExecFifo, exited)
 	report("ok " + strconv.Itoa(pid))
 
 	exit := reap(pid)
+	close(exited)
 	done := make(chan struct{})
 	go func() { copies.Wait(); close(done) }()
 	select {
@@ -310,23 +313,79 @@ func reap(pid int) wire.Exit {
 	}
 }
 
-// serveControl serves the control socket: "reopen" reopens the log file.
-func serveControl(l *listener, log *logfile.File) {
+// serveControl serves the control socket (see wire.CommandStart). exited
+// is closed once the container's init has exited.
+func serveControl(l *listener, log *logfile.File, fifo string, exited <-chan struct{}) {
+	var starting sync.Mutex // one start at a time
 	l.serve(func(c *os.File) {
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		line, err := bufio.NewReader(c).ReadString('\n')
 		if err != nil {
 			return
 		}
+		var cmdErr error
 		switch line {
-		case "reopen\n":
-			if err := log.Reopen(); err != nil {
-				_, _ = c.WriteString("error " + err.Error() + "\n")
-				return
-			}
-			_, _ = c.WriteString("ok\n")
+		case wire.CommandStart + "\n":
+			starting.Lock()
+			cmdErr = startContainer(fifo, exited)
+			starting.Unlock()
+		case wire.CommandReopen + "\n":
+			cmdErr = log.Reopen()
 		default:
-			_, _ = c.WriteString("error unknown command " + strconv.Quote(strings.TrimSuffix(line, "\n")) + "\n")
+			cmdErr = errors.New("unknown command " + strconv.Quote(strings.TrimSuffix(line, "\n")))
 		}
+		if cmdErr != nil {
+			_, _ = c.WriteString("error " + cmdErr.Error() + "\n")
+			return
+		}
+		_, _ = c.WriteString("ok\n")
 	})
+}
+
+// startContainer lets the created init run the container's command, as
+// `runc start` does: it opens the exec fifo, on which the init waits to
+// open the other end, reads to EOF (the init writes "0" and its end closes
+// when it execs the command), and removes the fifo, by which libcontainer
+// too knows the container started. It fails if the init exits first, or if
+// there is no fifo (the container was started already).
+func startContainer(fifo string, exited <-chan struct{}) error {
+	select {
+	case <-exited:
+		return errors.New("the container's init has exited")
+	default:
+	}
+	if _, err := os.Stat(fifo); err != nil {
+		return errors.New("the container is not waiting to start: " + err.Error())
+	}
+	done := make(chan error, 1)
+	go func() { done <- readFifo(fifo) }()
+	select {
+	case err := <-done:
+		return err
+	case <-exited:
+		// The open stays blocked, without a writer; the monitor exits
+		// soon.
+		return errors.New("the container's init exited before it started")
+	}
+}
+
+// readFifo reads the exec fifo's word and removes the fifo.
+func readFifo(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 16))
+	if err != nil {
+		return err
+	}
+	if string(b) != "0" {
+		return errors.New("the container's init failed before it ran the command")
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }

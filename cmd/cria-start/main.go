@@ -1,17 +1,21 @@
-// Command cria-start creates and starts one container for its monitor, and
-// is libcontainer's container init. It links libcontainer and little else,
-// so that the two execs each container start costs (this helper, then the
-// init through /proc/self/exe) are cheap.
+// Command cria-start creates one container for its monitor, and is
+// libcontainer's container init. It links libcontainer and little else, so
+// that the two execs each container costs (this helper, then the init
+// through /proc/self/exe) are cheap.
 //
 // Usage (by cria-monitor, never by hand):
 //
-//	cria-start standby    reads the start's arguments from fd 4, then starts
+//	cria-start standby    reads the create's arguments from fd 4, then creates
 //	cria-start init
 //
-// The start's arguments: --id ID --dir DIR --runtime-root ROOT [--systemd]
+// The create's arguments: --id ID --dir DIR --runtime-root ROOT [--systemd]
 // [--terminal] [--stdin]. A monitor starts its helper in standby ahead of
 // the container, so that the helper's exec and runtime start-up are paid
 // before the container is known (see wire.HelperArgsFd).
+//
+// The helper leaves the container created, as `runc create` does: its init
+// has set everything up and waits on the exec fifo, which the monitor opens
+// when the daemon starts the container (wire.CommandStart).
 package main
 
 import (
@@ -49,25 +53,25 @@ func main() {
 	os.Exit(2)
 }
 
-// standby prepares for a start, then waits for the start's arguments,
+// standby prepares for a create, then waits for the create's arguments,
 // NUL-separated, until its monitor closes the pipe; no arguments means the
-// start was called off.
+// create was called off.
 func standby() int {
 	runtime.Prepare()
-	// The start itself allocates a few megabytes at most and this process
+	// The create itself allocates a few megabytes at most and this process
 	// exits after it: no collections on the way.
 	debug.SetGCPercent(-1)
 	b, err := io.ReadAll(os.NewFile(wire.HelperArgsFd, "args"))
 	if err != nil || len(b) == 0 {
 		return 0
 	}
-	return start(strings.Split(string(b), "\x00"))
+	return create(strings.Split(string(b), "\x00"))
 }
 
-// start creates and starts the container from its spec with this
-// process's stdio and writes the init's pid. Failures are explained in the
-// container's start-error file, since standard error is the container's.
-func start(args []string) int {
+// create creates the container from its spec with this process's stdio
+// and writes the init's pid. Failures are explained in the container's
+// start-error file, since standard error is the container's.
+func create(args []string) int {
 	fs := flag.NewFlagSet("cria-start", flag.ContinueOnError)
 	id := fs.String("id", "", "container id")
 	dir := fs.String("dir", "", "the container's run directory")
@@ -80,7 +84,7 @@ func start(args []string) int {
 		err = errors.New("--id, --dir and --runtime-root are required")
 	}
 	if err == nil {
-		err = startContainer(*id, *dir, *root, *systemd, *terminal, *stdin)
+		err = createContainer(*id, *dir, *root, *systemd, *terminal, *stdin)
 	}
 	if err != nil {
 		if *dir != "" {
@@ -91,7 +95,7 @@ func start(args []string) int {
 	return 0
 }
 
-func startContainer(id, dir, root string, systemd, terminal, withStdin bool) error {
+func createContainer(id, dir, root string, systemd, terminal, withStdin bool) error {
 	b, err := os.ReadFile(filepath.Join(dir, wire.SpecFile))
 	if err != nil {
 		return err
@@ -109,7 +113,7 @@ func startContainer(id, dir, root string, systemd, terminal, withStdin bool) err
 	if withStdin {
 		stdin = os.NewFile(wire.HelperStdinFd, "stdin")
 	}
-	pid, err := rt.Start(id, &spec, stdin, os.Stdout, os.Stderr, console)
+	pid, err := rt.Create(id, &spec, stdin, os.Stdout, os.Stderr, console)
 	if err != nil {
 		return err
 	}

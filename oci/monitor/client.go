@@ -16,10 +16,10 @@ import (
 )
 
 // Launcher starts container monitors. It keeps one monitor, with its start
-// helper, started ahead in standby, so that a StartContainer finds their
-// two execs and runtime start-ups already paid. The first start spawns its
-// own; each start takes the standby, and Refill spawns the next one in the
-// background once the caller has finished with the start. A standby that
+// helper, started ahead in standby, so that a CreateContainer finds their
+// two execs and runtime start-ups already paid. The first create spawns its
+// own; each create takes the standby, and Refill spawns the next one in the
+// background once the caller has finished with the create. A standby that
 // is never used exits when the Launcher is closed or the daemon goes away
 // (its options pipe reaches EOF), and takes its helper with it.
 type Launcher struct {
@@ -101,7 +101,7 @@ func (l *Launcher) take() (*standby, error) {
 }
 
 // Refill starts the next standby in the background, if there is none. Call
-// it once a start's own work is done, so that the two do not compete for
+// it once a create's own work is done, so that the two do not compete for
 // the CPU.
 func (l *Launcher) Refill() { go l.fill() }
 
@@ -127,7 +127,7 @@ func (l *Launcher) fill() {
 	l.ready = sb
 }
 
-// Close lets the standby go; Start still works, without one.
+// Close lets the standby go; Create still works, without one.
 func (l *Launcher) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -138,13 +138,13 @@ func (l *Launcher) Close() {
 	}
 }
 
-// Start runs a monitor for o, detached in a session of its own so that it
+// Create runs a monitor for o, detached in a session of its own so that it
 // outlives the daemon, and waits up to timeout for it to report the
-// container started. It returns the monitor's and the container init's
-// pids. If the container failed to start, the error says why and the
-// monitor has exited. Start does not replace the standby it used: see
-// Refill.
-func (l *Launcher) Start(o Options, timeout time.Duration) (monitorPid, initPid int, err error) {
+// container created: its init waits for Start. It returns the monitor's
+// and the init's pids. If the container could not be created, the error
+// says why and the monitor has exited. Create does not replace the standby
+// it used: see Refill.
+func (l *Launcher) Create(o Options, timeout time.Duration) (monitorPid, initPid int, err error) {
 	sb, err := l.take()
 	if err == nil {
 		err = sb.send(o)
@@ -175,24 +175,31 @@ func (l *Launcher) Start(o Options, timeout time.Duration) (monitorPid, initPid 
 			return sb.cmd.Process.Pid, pid, nil
 		}
 		if why, ok := strings.CutPrefix(line, "error "); ok {
-			return 0, 0, fmt.Errorf("starting container: %s", why)
+			return 0, 0, fmt.Errorf("creating container: %s", why)
 		}
 		return 0, 0, fmt.Errorf("the container monitor exited without a word (see %s)", filepath.Join(o.Dir, wire.LogFile))
 	case <-time.After(timeout):
 		_ = sb.cmd.Process.Kill()
-		return 0, 0, fmt.Errorf("the container did not start within %s", timeout)
+		return 0, 0, fmt.Errorf("the container was not created within %s", timeout)
 	}
 }
 
+// Start asks the monitor of the created container in dir to start it, and
+// returns once the container's command runs.
+func Start(dir string) error { return command(dir, wire.CommandStart) }
+
 // Reopen asks the monitor of the container in dir to reopen its log file.
-func Reopen(dir string) error {
+func Reopen(dir string) error { return command(dir, wire.CommandReopen) }
+
+// command sends cmd on the control socket of the monitor in dir.
+func command(dir, cmd string) error {
 	c, err := dialSocket(dir, wire.SocketFile)
 	if err != nil {
 		return fmt.Errorf("reaching the container monitor: %w", err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := fmt.Fprintln(c, "reopen"); err != nil {
+	if _, err := fmt.Fprintln(c, cmd); err != nil {
 		return err
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')

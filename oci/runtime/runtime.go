@@ -1,6 +1,6 @@
 // Package runtime is cria's only importer of runc's libcontainer: it
-// creates and starts containers (in the short-lived start helper), and
-// deletes and updates them (in the daemon). libcontainer is not a stable
+// creates containers (in the short-lived start helper), and deletes and
+// updates them (in the daemon). libcontainer is not a stable
 // API, so it stays behind this package; its state directory is never
 // cria's record of truth. Paths given to it are absolute.
 package runtime
@@ -61,13 +61,15 @@ type Runtime struct {
 	Systemd bool
 }
 
-// Start creates the container id from spec and starts its process with
-// the given stdio, then returns the init's pid. The caller (the start
-// helper) may exit right after: the init is re-parented to the nearest
-// child subreaper, the container's monitor. On failure nothing is left.
-// With a console socket (for a spec with a terminal), libcontainer makes a
-// pty and sends its master over the socket instead of using the stdio.
-func (r *Runtime) Start(id string, spec *specs.Spec, stdin, stdout, stderr, console *os.File) (pid int, retErr error) {
+// Create creates the container id from spec, with the given stdio, and
+// returns its init's pid. The init waits on the container's exec fifo
+// (ExecFifo) until something opens it for reading, then runs the spec's
+// process, as after `runc create`. The caller (the start helper) may exit
+// right after: the init is re-parented to the nearest child subreaper, the
+// container's monitor. On failure nothing is left. With a console socket
+// (for a spec with a terminal), libcontainer makes a pty and sends its
+// master over the socket instead of using the stdio.
+func (r *Runtime) Create(id string, spec *specs.Spec, stdin, stdout, stderr, console *os.File) (pid int, retErr error) {
 	if !filepath.IsAbs(r.Root) || !filepath.IsAbs(spec.Root.Path) {
 		return 0, errors.New("libcontainer root and rootfs must be absolute paths")
 	}
@@ -95,11 +97,21 @@ func (r *Runtime) Start(id string, spec *specs.Spec, stdin, stdout, stderr, cons
 	} else {
 		p.Stdin, p.Stdout, p.Stderr = stdin, stdout, stderr
 	}
-	if err := c.Run(p); err != nil {
-		return 0, fmt.Errorf("starting container: %w", err)
+	if err := c.Start(p); err != nil {
+		return 0, fmt.Errorf("creating container: %w", err)
 	}
 	return p.Pid()
 }
+
+// execFifo is libcontainer's name for the fifo in a container's state
+// directory on which a created init waits.
+const execFifo = "exec.fifo"
+
+// ExecFifo is the fifo on which the created container id's init waits:
+// opening it for reading and reading the init's word to EOF starts the
+// container (see wire.CommandStart). libcontainer takes a container whose
+// fifo is gone for started.
+func (r *Runtime) ExecFifo(id string) string { return filepath.Join(r.Root, id, execFifo) }
 
 // process turns the spec's process into libcontainer's, as runc does.
 func process(p *specs.Process) *libcontainer.Process {
@@ -133,12 +145,21 @@ func (r *Runtime) Delete(id string) error {
 	if err != nil {
 		return fmt.Errorf("loading container %s: %w", id, err)
 	}
-	err = c.Destroy()
-	if errors.Is(err, libcontainer.ErrRunning) {
-		// Still running, though cria asks to delete only containers whose
-		// monitor has exited: its monitor died (killed, or failed after
-		// the start), and nothing else will ever stop it.
+	st, err := c.Status()
+	switch {
+	case err != nil:
+	case st == libcontainer.Created:
+		// A created init that was never started: it holds nothing the
+		// container's command could need.
 		err = killAndDestroy(c)
+	default:
+		err = c.Destroy()
+		if errors.Is(err, libcontainer.ErrRunning) {
+			// Still running, though cria asks to delete only containers
+			// whose monitor has exited: its monitor died (killed, or failed
+			// after the start), and nothing else will ever stop it.
+			err = killAndDestroy(c)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("destroying container %s: %w", id, err)
@@ -180,8 +201,8 @@ func (r *Runtime) CgroupPaths(id string) (map[string]string, error) {
 	return st.CgroupPaths, nil
 }
 
-// Update applies new cgroup limits to a running container, as `runc
-// update` does. Fields of r that are nil or empty leave the current value.
+// Update applies new cgroup limits to a created or running container, as
+// `runc update` does. Fields of r that are nil or empty leave the current value.
 func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	c, err := libcontainer.Load(r.Root, id)
 	if err != nil {

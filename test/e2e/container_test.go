@@ -91,6 +91,14 @@ func (e *containerEnv) startSleeper(t *testing.T) (id string, pid, monitorPid in
 	t.Helper()
 	id = e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
 	e.start(t, id)
+	pid, monitorPid = e.pids(t, id)
+	return id, pid, monitorPid
+}
+
+// pids returns a container's init's pid and its monitor's pid, as verbose
+// ContainerStatus tells them.
+func (e *containerEnv) pids(t *testing.T, id string) (pid, monitorPid int) {
+	t.Helper()
 	resp, err := e.d.Runtime.ContainerStatus(ctxT(t), &runtimeapi.ContainerStatusRequest{ContainerId: id, Verbose: true})
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +110,7 @@ func (e *containerEnv) startSleeper(t *testing.T) (id string, pid, monitorPid in
 	if err := json.Unmarshal([]byte(resp.Info["info"]), &info); err != nil || info.Pid == 0 || info.MonitorPid == 0 {
 		t.Fatalf("verbose info %s: %v; want pid and monitorPid", resp.Info["info"], err)
 	}
-	return id, info.Pid, info.MonitorPid
+	return info.Pid, info.MonitorPid
 }
 
 func (e *containerEnv) status(t *testing.T, id string) *runtimeapi.ContainerStatus {
@@ -179,6 +187,71 @@ func TestContainerRunsAndExitsWithItsCode(t *testing.T) {
 	}
 	if !strings.HasPrefix(st.LogPath, e.logDir+"/") {
 		t.Errorf("log path %q outside the pod's log directory", st.LogPath)
+	}
+}
+
+// CreateContainer makes the whole container, as `runc create` does: its
+// init waits, running nothing of the container's, until StartContainer.
+// A daemon restart keeps it waiting and startable. Stopping a created
+// container ends its init.
+func TestCreatedContainerWaitsForStart(t *testing.T) {
+	e := newContainerEnv(t)
+	cgroupsOf := func(id string) []string {
+		cg, _ := filepath.Glob("/sys/fs/cgroup/*/*cria-" + id + "*")
+		v2, _ := filepath.Glob("/sys/fs/cgroup/*cria-" + id + "*")
+		return append(cg, v2...)
+	}
+	waiting := func(id string) int {
+		t.Helper()
+		if st := e.status(t, id); st.State != runtimeapi.ContainerState_CONTAINER_CREATED || st.StartedAt != 0 {
+			t.Errorf("state %v started at %d, want CREATED, not started", st.State, st.StartedAt)
+		}
+		pid, _ := e.pids(t, id)
+		if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); !strings.HasSuffix(string(cmd), "\x00init\x00") {
+			t.Errorf("created container's process %d runs %q, want libcontainer's waiting init", pid, cmd)
+		}
+		if len(cgroupsOf(id)) == 0 {
+			t.Errorf("created container has no cgroup")
+		}
+		return pid
+	}
+
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sh", "-c", "echo started; exit 7"} })
+	waiting(id)
+	e.d.Kill()
+	e.d.Start()
+	waiting(id)
+	if recs := logRecords(t, e.status(t, id).LogPath); len(recs) != 0 {
+		t.Errorf("the command ran before the start: %q", recs)
+	}
+	e.start(t, id)
+	st := e.waitExited(t, id)
+	if recs := logRecords(t, st.LogPath); st.ExitCode != 7 || len(recs) != 1 || recs[0] != "stdout F started" {
+		t.Errorf("after the start: exit %d, log %q; want 7 and one record", st.ExitCode, recs)
+	}
+	if _, err := e.d.Runtime.StartContainer(ctxT(t), &runtimeapi.StartContainerRequest{ContainerId: id}); err == nil || !contains(err.Error(), "FailedPrecondition") {
+		t.Errorf("second start: %v, want FailedPrecondition", err)
+	}
+
+	id = e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
+	pid := waiting(id)
+	if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.status(t, id); st.State != runtimeapi.ContainerState_CONTAINER_EXITED || !contains(st.Message, "before it was started") {
+		t.Errorf("stopped before its start: %v %q %q, want EXITED, saying it was never started", st.State, st.Reason, st.Message)
+	}
+	if processExists(pid) {
+		t.Errorf("the init %d of a stopped created container still runs", pid)
+	}
+	if cg := cgroupsOf(id); len(cg) != 0 {
+		t.Errorf("a stopped created container keeps its cgroups %v", cg)
+	}
+	if _, err := e.d.Runtime.StartContainer(ctxT(t), &runtimeapi.StartContainerRequest{ContainerId: id}); err == nil || !contains(err.Error(), "FailedPrecondition") {
+		t.Errorf("start after stop: %v, want FailedPrecondition", err)
+	}
+	if _, err := e.d.Runtime.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+		t.Errorf("RemoveContainer: %v", err)
 	}
 }
 
@@ -423,6 +496,41 @@ func TestContainerErrorsAndCleanup(t *testing.T) {
 	if len(list.GetContainers()) != 0 {
 		t.Errorf("failed creates left containers: %v", list.GetContainers())
 	}
+	// A create that fails in the container's making says why and leaves
+	// nothing: no record, no cgroup, no libcontainer state, no monitor.
+	runcRoot := filepath.Join(e.d.Config.RunRoot, "runc")
+	cgroupsNow := func() []string {
+		cg, _ := filepath.Glob("/sys/fs/cgroup/*/*/*cria-*")
+		more, _ := filepath.Glob("/sys/fs/cgroup/*/*cria-*")
+		return append(cg, more...)
+	}
+	cgBefore := len(cgroupsNow())
+	if err := os.MkdirAll(filepath.Join(e.logDir, "a-directory.log"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*runtimeapi.ContainerConfig)
+		want string
+	}{
+		{"command not found", func(c *runtimeapi.ContainerConfig) { c.Command = []string{"/no/such/command"} }, "/no/such/command"},
+		{"log path is a directory", func(c *runtimeapi.ContainerConfig) { c.LogPath = "a-directory.log" }, "a-directory.log"},
+	} {
+		err := create(tc.edit)
+		if err == nil || !contains(err.Error(), tc.want) {
+			t.Errorf("create with %s: %v, want an error naming %s", tc.name, err, tc.want)
+		}
+	}
+	if list, _ := e.d.Runtime.ListContainers(ctxT(t), &runtimeapi.ListContainersRequest{}); len(list.GetContainers()) != 0 {
+		t.Errorf("failed creates left containers: %v", list.GetContainers())
+	}
+	if left, _ := os.ReadDir(runcRoot); len(left) != 0 {
+		t.Errorf("failed creates left libcontainer state: %v", left)
+	}
+	if cg := cgroupsNow(); len(cg) != cgBefore {
+		t.Errorf("failed creates left cgroups: %v", cg)
+	}
+
 	// A start that fails says why, shows the container EXITED with reason
 	// StartError, and leaves no process (so no cgroup) behind.
 	failedStart := func(what, id, want string) {
@@ -441,21 +549,23 @@ func TestContainerErrorsAndCleanup(t *testing.T) {
 			t.Errorf("RemoveContainer after a start %s: %v", what, err)
 		}
 	}
-	// The log cannot be opened: the kubelet's directory is gone.
+	// The created init, waiting to be started, was killed.
 	id := e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
-	logDir := filepath.Join(e.logDir, fmt.Sprintf("c%d", ctrCounter))
-	if err := os.RemoveAll(logDir); err != nil {
+	pid, _ := e.pids(t, id)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	failedStart("with its log directory gone", id, logDir)
-	// The monitor fails after its container started (its attach socket
-	// cannot be made: a directory holds the name). The container must not
-	// run on without a monitor, beyond the reach of RemoveContainer.
+	failedStart("whose init was killed", id, "exited")
+	// The monitor is gone: the init it leaves must not wait on for ever.
 	id = e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
-	if err := os.MkdirAll(filepath.Join(e.d.Config.RunRoot, "containers", id, "attach.sock", "x"), 0o700); err != nil {
+	pid, monitorPid := e.pids(t, id)
+	if err := syscall.Kill(monitorPid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	failedStart("whose monitor cannot make its attach socket", id, "attach.sock")
+	failedStart("whose monitor was killed", id, "monitor")
+	if processExists(pid) {
+		t.Errorf("the init %d of a container whose start failed still runs", pid)
+	}
 
 	// A running container removed: no monitor, mount or cgroup is left.
 	id, _, monPid := e.startSleeper(t)

@@ -21,7 +21,8 @@ import (
 
 // Files in a container's run directory.
 const (
-	// SpecFile is the OCI spec the start helper starts from.
+	// SpecFile is the OCI spec the start helper creates the container
+	// from.
 	SpecFile = "config.json"
 	// PidFile is where the start helper writes the init's pid.
 	PidFile = "init.pid"
@@ -62,9 +63,21 @@ const (
 const OptionsFd = 4
 
 // SyncFd is the descriptor of the pipe on which the monitor tells the
-// daemon "ok <init pid>" or "error <why>" once the container started or
-// failed to.
+// daemon "ok <init pid>" or "error <why>" once the container was created
+// (its init waits on ExecFifo) or failed to be.
 const SyncFd = 3
+
+// The control socket (SocketFile) takes one command per connection, a line,
+// and answers "ok" or "error <why>":
+//
+//	start    the container's init runs the container's command: the monitor
+//	         opens the ExecFifo, reads the init's word and removes the fifo,
+//	         as `runc start` does. Once answered, the container runs.
+//	reopen   the monitor reopens the CRI log file (ReopenContainerLog).
+const (
+	CommandStart  = "start"
+	CommandReopen = "reopen"
+)
 
 // Options tell a monitor which container it runs.
 type Options struct {
@@ -76,6 +89,9 @@ type Options struct {
 	// HelperArgs are what the monitor sends its start helper (the
 	// cria-start it started in standby).
 	HelperArgs []string
+	// ExecFifo is the fifo on which the created container's init waits
+	// until the container is started (libcontainer's exec.fifo).
+	ExecFifo string
 	// Terminal gives the container a pty; its output is logged as stdout.
 	// The helper then gets the console socket as fd 3.
 	Terminal bool
@@ -91,6 +107,7 @@ func (o Options) Args() []string {
 	for _, h := range o.HelperArgs {
 		a = append(a, "--helper-arg", h)
 	}
+	a = append(a, "--exec-fifo", o.ExecFifo)
 	if o.Terminal {
 		a = append(a, "--terminal", "true")
 	}
@@ -120,6 +137,8 @@ func ParseArgs(args []string) (Options, error) {
 			o.LogPath = v
 		case "--helper-arg":
 			o.HelperArgs = append(o.HelperArgs, v)
+		case "--exec-fifo":
+			o.ExecFifo = v
 		case "--terminal":
 			o.Terminal = v == "true"
 		case "--stdin":
@@ -130,8 +149,8 @@ func ParseArgs(args []string) (Options, error) {
 			return o, errors.New("unknown flag " + args[i])
 		}
 	}
-	if o.ID == "" || !filepath.IsAbs(o.Dir) || !filepath.IsAbs(o.LogPath) {
-		return o, errors.New("--id, and absolute --dir and --log, are required")
+	if o.ID == "" || !filepath.IsAbs(o.Dir) || !filepath.IsAbs(o.LogPath) || !filepath.IsAbs(o.ExecFifo) {
+		return o, errors.New("--id, and absolute --dir, --log and --exec-fifo, are required")
 	}
 	return o, nil
 }

@@ -38,9 +38,10 @@ func TestExitJSON(t *testing.T) {
 func TestArgs(t *testing.T) {
 	full := Options{
 		ID: "c1", Dir: "/run/cria/c1", LogPath: "/var/log/pods/p/c/0.log",
-		HelperArgs: []string{"start", "--dir", "/run/cria/c1"}, Terminal: true, Stdin: true, StdinOnce: true,
+		HelperArgs: []string{"start", "--dir", "/run/cria/c1"}, ExecFifo: "/run/cria/runc/c1/exec.fifo",
+		Terminal: true, Stdin: true, StdinOnce: true,
 	}
-	minimal := Options{ID: "c2", Dir: "/d", LogPath: "/l"}
+	minimal := Options{ID: "c2", Dir: "/d", LogPath: "/l", ExecFifo: "/f"}
 	for _, o := range []Options{full, minimal} {
 		got, err := ParseArgs(o.Args())
 		if err != nil || !reflect.DeepEqual(got, o) {
@@ -52,11 +53,13 @@ func TestArgs(t *testing.T) {
 		args []string
 	}{
 		{"flag without value", []string{"--id", "c", "--dir"}},
-		{"unknown flag", []string{"--id", "c", "--dir", "/d", "--log", "/l", "--bogus", "x"}},
-		{"relative dir", []string{"--id", "c", "--dir", "d", "--log", "/l"}},
-		{"no id", []string{"--dir", "/d", "--log", "/l"}},
-		{"relative log", []string{"--id", "c", "--dir", "/d", "--log", "l"}},
-		{"helper in the options", []string{"--id", "c", "--dir", "/d", "--log", "/l", "--helper", "/h"}},
+		{"unknown flag", []string{"--id", "c", "--dir", "/d", "--log", "/l", "--exec-fifo", "/f", "--bogus", "x"}},
+		{"relative dir", []string{"--id", "c", "--dir", "d", "--log", "/l", "--exec-fifo", "/f"}},
+		{"no id", []string{"--dir", "/d", "--log", "/l", "--exec-fifo", "/f"}},
+		{"relative log", []string{"--id", "c", "--dir", "/d", "--log", "l", "--exec-fifo", "/f"}},
+		{"no exec fifo", []string{"--id", "c", "--dir", "/d", "--log", "/l"}},
+		{"relative exec fifo", []string{"--id", "c", "--dir", "/d", "--log", "/l", "--exec-fifo", "f"}},
+		{"helper in the options", []string{"--id", "c", "--dir", "/d", "--log", "/l", "--exec-fifo", "/f", "--helper", "/h"}},
 	} {
 		if _, err := ParseArgs(tc.args); err == nil {
 			t.Errorf("%s: ParseArgs(%q) accepted", tc.name, tc.args)
