@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,31 +66,34 @@ func BenchmarkContainerLifecycle(b *testing.B) {
 		b.Fatal(err)
 	}
 	var create, start, stop, remove framework.Samples
-	var rss, pss int
+	var rss, pss, initRSS int
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
 		// A container that ends on SIGTERM (a bare sleep, as PID 1 of its
-		// namespace, would ignore it and wait out the timeout).
-		cfg := benchContainerConfig(i, "sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait")
+		// namespace, would ignore it and wait out the timeout), and says
+		// when its trap is set.
+		cfg := benchContainerConfig(i, "sh", "-c", "trap 'exit 0' TERM; echo ready; sleep 3600 & wait")
 		c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod.PodSandboxId, Config: cfg, SandboxConfig: podCfg})
 		if err != nil {
 			b.Fatal(err)
 		}
 		create.Add(time.Since(t0))
+		if i == 0 {
+			// A created container's init waits for the start.
+			initRSS, _ = framework.ProcessMemory(b, verbosePid(b, d, c.ContainerId, `"pid":`))
+		}
 		t0 = time.Now()
 		if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
 			b.Fatal(err)
 		}
 		start.Add(time.Since(t0))
 		if i == 0 {
-			st, err := d.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.ContainerId, Verbose: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			var pid int
-			fmt.Sscanf(st.Info["info"][indexOf(st.Info["info"], `"monitorPid":`)+len(`"monitorPid":`):], "%d", &pid)
-			rss, pss = framework.ProcessMemory(b, pid)
+			rss, pss = framework.ProcessMemory(b, verbosePid(b, d, c.ContainerId, `"monitorPid":`))
 		}
+		// StartContainer returns once the command runs, as containerd's
+		// does: before the shell has set its trap, a SIGTERM would be
+		// ignored.
+		waitForLog(b, filepath.Join(benchLogDir, cfg.LogPath), "ready")
 		t0 = time.Now()
 		if _, err := d.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.ContainerId, Timeout: 10}); err != nil {
 			b.Fatal(err)
@@ -108,7 +113,19 @@ func BenchmarkContainerLifecycle(b *testing.B) {
 	}
 	b.ReportMetric(float64(rss), "monitor-rss-KiB")
 	b.ReportMetric(float64(pss), "monitor-pss-KiB")
+	b.ReportMetric(float64(initRSS), "created-init-rss-KiB")
 	removePod(b, d, pod.PodSandboxId)
+}
+
+// waitForLog waits until the log file at path holds want.
+func waitForLog(b *testing.B, path, want string) {
+	b.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if data, _ := os.ReadFile(path); strings.Contains(string(data), want) {
+			return
+		}
+	}
+	b.Fatalf("%s never held %q", path, want)
 }
 
 // BenchmarkPodAndContainerFromScratch measures RunPodSandbox, then
@@ -196,6 +213,25 @@ func removePod(b *testing.B, d *framework.Daemon, id string) {
 	if _, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// verbosePid reads the pid that follows key in a container's verbose
+// status ("pid" for its init, "monitorPid" for its monitor).
+func verbosePid(b *testing.B, d *framework.Daemon, id, key string) int {
+	b.Helper()
+	st, err := d.Runtime.ContainerStatus(context.Background(), &runtimeapi.ContainerStatusRequest{ContainerId: id, Verbose: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	info := st.Info["info"]
+	var pid int
+	if i := indexOf(info, key); i >= 0 {
+		fmt.Sscanf(info[i+len(key):], "%d", &pid)
+	}
+	if pid <= 0 {
+		b.Fatalf("no %s in %s", key, info)
+	}
+	return pid
 }
 
 func indexOf(s, sub string) int {
