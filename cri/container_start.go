@@ -67,6 +67,13 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 		startErr = nil
 	}
 	if startErr != nil {
+		// Say why in the container's terms, whichever way the monitor
+		// failed.
+		if exit, _ := monitor.ReadExit(c.Dir); exit != nil {
+			startErr = fmt.Errorf("the container's init exited (code %d) before it was started", exit.Code)
+		} else if !alive(c.MonitorPid, c.MonitorStart) {
+			startErr = fmt.Errorf("the container's monitor is gone: %w", startErr)
+		}
 		// The init must not wait on for a start that will not come.
 		if err := s.endCreated(c); err != nil {
 			Logger(ctx).Warn("ending a container that failed to start", "container_id", c.ID, "error", err)
