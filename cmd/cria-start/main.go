@@ -6,6 +6,8 @@
 // Usage (by cria-monitor, never by hand):
 //
 //	cria-start standby    reads the create's arguments from fd 4, then creates
+//	cria-start exec       starts a process in a running container for the
+//	                      daemon (ExecSync, Exec) and exits with its status
 //	cria-start init
 //
 // The create's arguments: --id ID --dir DIR --runtime-root ROOT [--systemd]
@@ -49,7 +51,11 @@ func main() {
 	if len(os.Args) == 2 && os.Args[1] == "standby" {
 		os.Exit(standby())
 	}
-	fmt.Fprintln(os.Stderr, "usage: cria-start standby | cria-start init")
+	if len(os.Args) == 2 && os.Args[1] == "exec" {
+		debug.SetGCPercent(-1)
+		os.Exit(runtime.ExecHelper())
+	}
+	fmt.Fprintln(os.Stderr, "usage: cria-start standby | cria-start exec | cria-start init")
 	os.Exit(2)
 }
 

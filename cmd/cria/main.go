@@ -237,7 +237,7 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	rt = cri.NewRuntimeService(cri.Options{
 		Containers:   containers,
 		Images:       images,
-		Runtime:      &runtime.Runtime{Root: filepath.Join(cfg.RunRoot, "runc"), Systemd: driver == cgroups.Systemd},
+		Runtime:      &runtime.Runtime{Root: filepath.Join(cfg.RunRoot, "runc"), Helper: startHelper, Systemd: driver == cgroups.Systemd},
 		Config:       cfg,
 		Version:      version,
 		CgroupDriver: driver,

@@ -6,14 +6,18 @@
 package runtime
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -57,6 +61,8 @@ func Prepare() {
 type Runtime struct {
 	// Root is libcontainer's state directory, e.g. /run/cria/runc.
 	Root string
+	// Helper is the exec helper's binary (cria-start), for Exec.
+	Helper string
 	// Systemd selects the systemd cgroup driver.
 	Systemd bool
 }
@@ -248,25 +254,66 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	return nil
 }
 
-// Process is a process started in a running container by Exec.
+// The exec helper's descriptors (besides its stdio, which are the
+// process's): the console socket for a process with a terminal, the
+// request (JSON, read to EOF), and the pipe on which the helper says "ok
+// <pid>" once the process runs or "error <why>".
+const (
+	execConsoleFd = 3
+	execRequestFd = 4
+	execSyncFd    = 5
+)
+
+// maxExecRequest bounds an exec request (a process: args, env, caps).
+const maxExecRequest = 4 << 20
+
+// execRequest is what the daemon sends the exec helper.
+type execRequest struct {
+	ID      string         `json:"id"`
+	Root    string         `json:"root"`
+	Process *specs.Process `json:"process"`
+}
+
+// Process is a process started in a running container by Exec, under
+// an exec helper.
 type Process struct {
-	p *libcontainer.Process
+	cmd *exec.Cmd
 	// Terminal is the pty master when the process has a terminal.
 	Terminal *os.File
 }
 
 // Exec starts proc (the container's own process settings with other args)
-// in the running container id. Without a terminal, output is copied to
-// stdout and stderr and stdin (may be nil) is fed in. With proc.Terminal,
-// the process gets a pty whose master is returned in Process.Terminal; the
-// caller copies to and from it.
+// in the running container id. Without a terminal, the process's stdio are
+// stdin (may be nil), stdout and stderr. With proc.Terminal, the process
+// gets a pty whose master is returned in Process.Terminal; the caller
+// copies to and from it.
+//
+// The process is started by an exec helper (Runtime.Helper, `cria-start
+// exec`), not by this process: libcontainer re-executes its caller's
+// binary as the process's setns init, and the helper's binary starts in a
+// fraction of the daemon's time. The helper is the process's parent and
+// exits with its status.
 func (r *Runtime) Exec(id string, proc *specs.Process, stdin io.Reader, stdout, stderr io.Writer) (_ *Process, retErr error) {
-	c, err := libcontainer.Load(r.Root, id)
+	req, err := json.Marshal(execRequest{ID: id, Root: r.Root, Process: proc})
 	if err != nil {
-		return nil, fmt.Errorf("loading container %s: %w", id, err)
+		return nil, err
 	}
-	p := process(proc)
-	p.Init = false
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer reqR.Close()
+	defer reqW.Close()
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer syncR.Close()
+	defer syncW.Close()
+	cmd := exec.Command(r.Helper, "exec")
+	// The helper does one thing at a time: one P keeps its runtime from
+	// starting idle threads that spin for work.
+	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") }), "GOMAXPROCS=1")
 	var parent, child *os.File
 	if proc.Terminal {
 		if parent, child, err = console.Pair(); err != nil {
@@ -274,28 +321,47 @@ func (r *Runtime) Exec(id string, proc *specs.Process, stdin io.Reader, stdout, 
 		}
 		defer parent.Close()
 		defer child.Close()
-		p.ConsoleSocket = child
 	} else {
-		p.Stdin, p.Stdout, p.Stderr = stdin, stdout, stderr
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	}
-	if err := c.Run(p); err != nil {
-		return nil, fmt.Errorf("exec in container %s: %w", id, err)
+	cmd.ExtraFiles = []*os.File{child, reqR, syncW} // execConsoleFd, execRequestFd, execSyncFd
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("exec in container %s: starting the exec helper: %w", id, err)
 	}
-	out := &Process{p: p}
-	if proc.Terminal {
-		if out.Terminal, err = console.Receive(parent); err != nil {
-			_ = p.Signal(os.Kill)
+	p := &Process{cmd: cmd}
+	defer func() {
+		if retErr != nil {
+			_ = p.Kill()
 			_, _ = p.Wait()
+		}
+	}()
+	reqR.Close()
+	syncW.Close()
+	go func() {
+		_, _ = reqW.Write(req)
+		reqW.Close()
+	}()
+	line, _ := bufio.NewReader(io.LimitReader(syncR, 64<<10)).ReadString('\n')
+	line = strings.TrimSpace(line)
+	if why, ok := strings.CutPrefix(line, "error "); ok {
+		return nil, fmt.Errorf("exec in container %s: %s", id, why)
+	}
+	if !strings.HasPrefix(line, "ok ") {
+		return nil, fmt.Errorf("exec in container %s: the exec helper exited without a word", id)
+	}
+	if proc.Terminal {
+		if p.Terminal, err = console.Receive(parent); err != nil {
 			return nil, err
 		}
 	}
-	return out, nil
+	return p, nil
 }
 
 // Wait waits for the process and its output copies, and returns its exit
 // code (128+signal if a signal ended it).
 func (p *Process) Wait() (int, error) {
-	st, err := p.p.Wait()
+	err := p.cmd.Wait()
+	st := p.cmd.ProcessState
 	if st == nil {
 		return -1, err
 	}
@@ -305,8 +371,64 @@ func (p *Process) Wait() (int, error) {
 	return st.ExitCode(), nil
 }
 
-// Kill sends SIGKILL to the process.
-func (p *Process) Kill() error { return p.p.Signal(os.Kill) }
+// Kill kills the process: its helper, told so by SIGTERM, sends it
+// SIGKILL and exits with its status.
+func (p *Process) Kill() error { return p.cmd.Process.Signal(syscall.SIGTERM) }
+
+// ExecHelper is the exec helper (`cria-start exec`, see Exec): it starts
+// the requested process in its container with this process's stdio, or
+// its console socket, then waits for it and returns the exit code to
+// exit with. A SIGTERM kills the process.
+func ExecHelper() int {
+	syncPipe := os.NewFile(execSyncFd, "sync")
+	fail := func(err error) int {
+		_, _ = syncPipe.WriteString("error " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
+		return 125
+	}
+	var req execRequest
+	if err := json.NewDecoder(io.LimitReader(os.NewFile(execRequestFd, "request"), maxExecRequest)).Decode(&req); err != nil {
+		return fail(fmt.Errorf("reading the request: %w", err))
+	}
+	if req.Process == nil || !filepath.IsAbs(req.Root) || req.ID == "" {
+		return fail(errors.New("the request needs an id, an absolute root and a process"))
+	}
+	c, err := libcontainer.Load(req.Root, req.ID)
+	if err != nil {
+		return fail(fmt.Errorf("loading container %s: %w", req.ID, err))
+	}
+	p := process(req.Process)
+	p.Init = false
+	if req.Process.Terminal {
+		p.ConsoleSocket = os.NewFile(execConsoleFd, "console-socket")
+	} else {
+		p.Stdin, p.Stdout, p.Stderr = os.Stdin, os.Stdout, os.Stderr
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	if err := c.Run(p); err != nil {
+		return fail(err)
+	}
+	pid, _ := p.Pid()
+	_, _ = syncPipe.WriteString("ok " + strconv.Itoa(pid) + "\n")
+	syncPipe.Close()
+	// The process holds its own copies of the stdio from here on.
+	os.Stdin.Close()
+	os.Stdout.Close()
+	os.Stderr.Close()
+	go func() {
+		for range sigs {
+			_ = p.Signal(syscall.SIGKILL)
+		}
+	}()
+	st, _ := p.Wait()
+	if st == nil {
+		return 255 // not waitable: its status is unknown
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return st.ExitCode()
+}
 
 // CheckpointSupported returns nil if CRIU can checkpoint containers on this
 // host, or an error saying what is missing.
