@@ -210,19 +210,26 @@ func TestStandbyMonitorGoesWithTheDaemon(t *testing.T) {
 		}
 		t.Errorf("standby %s %s outlived the daemon", what, pid)
 	}
-	// A standby starts its helper right after it starts itself.
+	// A standby starts its helper right after it starts itself. Any of
+	// the monitor's threads may have forked it: each thread lists its own
+	// children.
 	helperOf := func(monitor string) string {
 		t.Helper()
-		var b []byte
+		var children []string
 		deadline := time.Now().Add(10 * time.Second)
 		for time.Now().Before(deadline) {
-			b, _ = os.ReadFile("/proc/" + monitor + "/task/" + monitor + "/children")
-			if f := strings.Fields(string(b)); len(f) == 1 {
-				return f[0]
+			children = nil
+			tasks, _ := filepath.Glob("/proc/" + monitor + "/task/*/children")
+			for _, f := range tasks {
+				b, _ := os.ReadFile(f)
+				children = append(children, strings.Fields(string(b))...)
+			}
+			if len(children) == 1 {
+				return children[0]
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		t.Fatalf("standby monitor %s has children %q, want its helper", monitor, b)
+		t.Fatalf("standby monitor %s has children %q, want its helper", monitor, children)
 		return ""
 	}
 
