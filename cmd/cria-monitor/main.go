@@ -1,5 +1,5 @@
 // Command cria-monitor holds cria's small long-lived helper processes: one
-// monitor per running container, and the init of each pod's shared PID
+// monitor per container, and the init of each pod's shared PID
 // namespace. So that each costs little memory, it links no libcontainer,
 // gRPC or image code, nor fmt, encoding/json, net or os/exec: its memory
 // is mostly its text, and those would double it. main_test.go keeps it so.
@@ -9,7 +9,7 @@
 //
 // The daemon starts a monitor in standby before it has a container for it:
 // the monitor starts its start helper, HELPER, in standby too, and waits
-// for its Options on wire.OptionsFd. A StartContainer then finds both
+// for its Options on wire.OptionsFd. A CreateContainer then finds both
 // processes' execs and runtime start-ups already paid.
 package main
 

@@ -1,6 +1,7 @@
 // Package monitor is the daemon's side of cria's per-container monitor: it
-// starts a monitor (Start), reads the exit record it leaves (ReadExit), and
-// talks to its sockets (Reopen, Attach). The monitor process itself is
+// starts a monitor that creates its container (Launcher.Create), starts the
+// container (Start), reads the exit record the monitor leaves (ReadExit),
+// and talks to its sockets (Reopen, Attach). The monitor process itself is
 // cmd/cria-monitor; what the two share is oci/monitor/wire. This package
 // must not import oci/runtime, and the monitor must not import this one,
 // so that the monitor binary stays small.
