@@ -14,6 +14,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/cria-runtime/cria/oci/monitor"
 	"github.com/cria-runtime/cria/test/framework"
 )
 
@@ -253,6 +254,42 @@ func TestCreatedContainerWaitsForStart(t *testing.T) {
 	if _, err := e.d.Runtime.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
 		t.Errorf("RemoveContainer: %v", err)
 	}
+}
+
+// A start that the daemon's crash cut short (the monitor started the
+// container, the daemon never recorded it) is adopted: on restart, and by
+// a retried StartContainer.
+func TestStartCutShortIsAdopted(t *testing.T) {
+	e := newContainerEnv(t)
+	startByMonitor := func(id string) {
+		t.Helper()
+		if err := monitor.Start(filepath.Join(e.d.Config.RunRoot, "containers", id)); err != nil {
+			t.Fatalf("starting %s through its monitor: %v", id, err)
+		}
+	}
+	running := func(what, id string) {
+		t.Helper()
+		st := e.status(t, id)
+		pid, _ := e.pids(t, id)
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if st.State != runtimeapi.ContainerState_CONTAINER_RUNNING || st.StartedAt == 0 || !strings.HasPrefix(string(cmd), "sleep\x00") {
+			t.Errorf("%s: %v started at %d, init runs %q; want RUNNING, sleep", what, st.State, st.StartedAt, cmd)
+		}
+	}
+	sleeper := func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} }
+
+	// The daemon dies after the monitor's start, before its record.
+	id := e.create(t, sleeper)
+	e.d.Kill()
+	startByMonitor(id)
+	e.d.Start()
+	running("adopted on restart", id)
+
+	// The kubelet retries a StartContainer whose answer it never got.
+	id = e.create(t, sleeper)
+	startByMonitor(id)
+	e.start(t, id)
+	running("a retried start", id)
 }
 
 func TestContainerSeesItsConfig(t *testing.T) {
