@@ -98,24 +98,9 @@ func startHelper(path string) (_ *helper, retErr error) {
 	// fds 0-2, wire.ConsoleSocketFd, wire.HelperArgsFd, wire.HelperStdinFd
 	h.proc, err = os.StartProcess(path, []string{path, "standby"}, &os.ProcAttr{
 		Files: []*os.File{devnull, outW, errW, consoleChild, argsR, stdinR},
-		Env:   helperEnv(os.Environ()),
+		Env:   wire.HelperEnv(os.Environ()),
 	})
 	return h, err
-}
-
-// helperEnv is the helper's environment: this process's, with GOMAXPROCS=1.
-// The helper and the container's init (libcontainer passes GOMAXPROCS on
-// to it, and its Init sets 1 anyway) are short-lived and do one thing at a
-// time; with one P their Go runtimes start no idle threads that spin for
-// work on a node's busy CPUs.
-func helperEnv(env []string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "GOMAXPROCS=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, "GOMAXPROCS=1")
 }
 
 // send hands the helper its arguments, and the container is created.
@@ -354,9 +339,6 @@ func startContainer(fifo string, exited <-chan struct{}) error {
 		return errors.New("the container's init has exited")
 	default:
 	}
-	if _, err := os.Stat(fifo); err != nil {
-		return errors.New("the container is not waiting to start: " + err.Error())
-	}
 	done := make(chan error, 1)
 	go func() { done <- readFifo(fifo) }()
 	select {
@@ -372,6 +354,9 @@ func startContainer(fifo string, exited <-chan struct{}) error {
 // readFifo reads the exec fifo's word and removes the fifo.
 func readFifo(path string) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return errors.New("the container is not waiting to start: " + path + " is gone")
+	}
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}
 	}

@@ -3,7 +3,7 @@
 // that the two execs each container costs (this helper, then the init
 // through /proc/self/exe) are cheap.
 //
-// Usage (by cria-monitor, never by hand):
+// Usage (by cria-monitor, and by the daemon for exec; never by hand):
 //
 //	cria-start standby    reads the create's arguments from fd 4, then creates
 //	cria-start exec       starts a process in a running container for the
@@ -52,6 +52,7 @@ func main() {
 		os.Exit(standby())
 	}
 	if len(os.Args) == 2 && os.Args[1] == "exec" {
+		// It allocates little, then only waits for its process.
 		debug.SetGCPercent(-1)
 		os.Exit(runtime.ExecHelper())
 	}

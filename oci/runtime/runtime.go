@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,6 +33,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/cria-runtime/cria/oci/console"
+	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
 
 // InitArg is the first argument with which libcontainer re-executes the
@@ -154,18 +154,14 @@ func (r *Runtime) Delete(id string) error {
 	st, err := c.Status()
 	switch {
 	case err != nil:
-	case st == libcontainer.Created:
-		// A created init that was never started: it holds nothing the
-		// container's command could need.
+	case st == libcontainer.Created || st == libcontainer.Running:
+		// A created init that was never started, or a container still
+		// running though cria deletes only those whose monitor has exited:
+		// its monitor died (killed, or failed after the start), and nothing
+		// else will ever stop it.
 		err = killAndDestroy(c)
 	default:
 		err = c.Destroy()
-		if errors.Is(err, libcontainer.ErrRunning) {
-			// Still running, though cria asks to delete only containers
-			// whose monitor has exited: its monitor died (killed, or failed
-			// after the start), and nothing else will ever stop it.
-			err = killAndDestroy(c)
-		}
 	}
 	if err != nil {
 		return fmt.Errorf("destroying container %s: %w", id, err)
@@ -311,9 +307,7 @@ func (r *Runtime) Exec(id string, proc *specs.Process, stdin io.Reader, stdout, 
 	defer syncR.Close()
 	defer syncW.Close()
 	cmd := exec.Command(r.Helper, "exec")
-	// The helper does one thing at a time: one P keeps its runtime from
-	// starting idle threads that spin for work.
-	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") }), "GOMAXPROCS=1")
+	cmd.Env = wire.HelperEnv(os.Environ())
 	var parent, child *os.File
 	if proc.Terminal {
 		if parent, child, err = console.Pair(); err != nil {
@@ -361,14 +355,19 @@ func (r *Runtime) Exec(id string, proc *specs.Process, stdin io.Reader, stdout, 
 // code (128+signal if a signal ended it).
 func (p *Process) Wait() (int, error) {
 	err := p.cmd.Wait()
-	st := p.cmd.ProcessState
-	if st == nil {
+	if p.cmd.ProcessState == nil {
 		return -1, err
 	}
+	return exitStatus(p.cmd.ProcessState), nil
+}
+
+// exitStatus is a process's exit code, or 128+signal if a signal ended it,
+// as a shell reports it.
+func exitStatus(st *os.ProcessState) int {
 	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal()), nil
+		return 128 + int(ws.Signal())
 	}
-	return st.ExitCode(), nil
+	return st.ExitCode()
 }
 
 // Kill kills the process: its helper, told so by SIGTERM, sends it
@@ -424,10 +423,7 @@ func ExecHelper() int {
 	if st == nil {
 		return 255 // not waitable: its status is unknown
 	}
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return st.ExitCode()
+	return exitStatus(st)
 }
 
 // CheckpointSupported returns nil if CRIU can checkpoint containers on this

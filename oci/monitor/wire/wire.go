@@ -56,6 +56,23 @@ const (
 	HelperStdinFd = 5
 )
 
+// HelperEnv is a cria-start helper's environment (creating a container
+// for a monitor, or running an exec for the daemon): env, with
+// GOMAXPROCS=1. The helper and the container's init (libcontainer passes
+// GOMAXPROCS on to it, and its Init sets 1 anyway) are short-lived and do
+// one thing at a time; with one P their Go runtimes start no idle threads
+// that spin for work on a node's busy CPUs. An inherited GOMAXPROCS is
+// dropped, not shadowed: Go reads the first of duplicate variables.
+func HelperEnv(env []string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "GOMAXPROCS=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "GOMAXPROCS=1")
+}
+
 // OptionsFd is the descriptor on which a monitor started in standby
 // ("cria-monitor standby HELPER") reads its Options, as Args() joined by
 // NUL bytes, to EOF. EOF without options (the daemon went away, or let

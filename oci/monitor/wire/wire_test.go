@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -126,5 +127,26 @@ func TestReadPidStart(t *testing.T) {
 	}
 	if _, err := ProcessStart(1 << 30); err == nil {
 		t.Error("ProcessStart of a pid that cannot exist succeeded")
+	}
+}
+
+func TestHelperEnv(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"empty", nil, []string{"GOMAXPROCS=1"}},
+		{"kept, one added", []string{"PATH=/bin", "LANG=C"}, []string{"PATH=/bin", "LANG=C", "GOMAXPROCS=1"}},
+		// Go takes the first of duplicate variables: an inherited one
+		// must go, not be shadowed.
+		{"inherited replaced", []string{"GOMAXPROCS=8", "PATH=/bin", "GOMAXPROCS=4"}, []string{"PATH=/bin", "GOMAXPROCS=1"}},
+		{"look-alike kept", []string{"XGOMAXPROCS=8"}, []string{"XGOMAXPROCS=8", "GOMAXPROCS=1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := HelperEnv(tc.in); !slices.Equal(got, tc.want) {
+				t.Errorf("HelperEnv(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
 	}
 }
