@@ -96,6 +96,17 @@ func (e *containerEnv) startSleeper(t *testing.T) (id string, pid, monitorPid in
 	return id, pid, monitorPid
 }
 
+// cgroupsOf lists the cgroup directories of the container id (of every
+// cria container, for ""), on cgroup v1 or v2, under a parent or not.
+func cgroupsOf(id string) []string {
+	var dirs []string
+	for _, pattern := range []string{"/sys/fs/cgroup/*cria-", "/sys/fs/cgroup/*/*cria-", "/sys/fs/cgroup/*/*/*cria-"} {
+		found, _ := filepath.Glob(pattern + id + "*")
+		dirs = append(dirs, found...)
+	}
+	return dirs
+}
+
 // pids returns a container's init's pid and its monitor's pid, as verbose
 // ContainerStatus tells them.
 func (e *containerEnv) pids(t *testing.T, id string) (pid, monitorPid int) {
@@ -197,11 +208,6 @@ func TestContainerRunsAndExitsWithItsCode(t *testing.T) {
 // container ends its init.
 func TestCreatedContainerWaitsForStart(t *testing.T) {
 	e := newContainerEnv(t)
-	cgroupsOf := func(id string) []string {
-		cg, _ := filepath.Glob("/sys/fs/cgroup/*/*cria-" + id + "*")
-		v2, _ := filepath.Glob("/sys/fs/cgroup/*cria-" + id + "*")
-		return append(cg, v2...)
-	}
 	waiting := func(id string) int {
 		t.Helper()
 		if st := e.status(t, id); st.State != runtimeapi.ContainerState_CONTAINER_CREATED || st.StartedAt != 0 {
@@ -497,7 +503,7 @@ func TestRemoveContainerWhoseMonitorDied(t *testing.T) {
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !contains(string(b), ") Z ") {
 		t.Errorf("the container's init %d still runs after RemoveContainer: %s", pid, b)
 	}
-	if cg, _ := filepath.Glob("/sys/fs/cgroup/*/*cria-" + id + "*"); len(cg) != 0 {
+	if cg := cgroupsOf(id); len(cg) != 0 {
 		t.Errorf("cgroups left: %v", cg)
 	}
 }
@@ -536,12 +542,7 @@ func TestContainerErrorsAndCleanup(t *testing.T) {
 	// A create that fails in the container's making says why and leaves
 	// nothing: no record, no cgroup, no libcontainer state, no monitor.
 	runcRoot := filepath.Join(e.d.Config.RunRoot, "runc")
-	cgroupsNow := func() []string {
-		cg, _ := filepath.Glob("/sys/fs/cgroup/*/*/*cria-*")
-		more, _ := filepath.Glob("/sys/fs/cgroup/*/*cria-*")
-		return append(cg, more...)
-	}
-	cgBefore := len(cgroupsNow())
+	cgBefore := len(cgroupsOf(""))
 	if err := os.MkdirAll(filepath.Join(e.logDir, "a-directory.log"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -564,7 +565,7 @@ func TestContainerErrorsAndCleanup(t *testing.T) {
 	if left, _ := os.ReadDir(runcRoot); len(left) != 0 {
 		t.Errorf("failed creates left libcontainer state: %v", left)
 	}
-	if cg := cgroupsNow(); len(cg) != cgBefore {
+	if cg := cgroupsOf(""); len(cg) != cgBefore {
 		t.Errorf("failed creates left cgroups: %v", cg)
 	}
 
@@ -579,7 +580,7 @@ func TestContainerErrorsAndCleanup(t *testing.T) {
 		if st := e.status(t, id); st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.Reason != "StartError" {
 			t.Errorf("after a start %s: %v %q, want EXITED StartError", what, st.State, st.Reason)
 		}
-		if cg, _ := filepath.Glob("/sys/fs/cgroup/*/*cria-" + id + "*"); len(cg) != 0 {
+		if cg := cgroupsOf(id); len(cg) != 0 {
 			t.Errorf("a start %s left the container running: cgroups %v", what, cg)
 		}
 		if _, err := e.d.Runtime.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
@@ -620,7 +621,7 @@ func TestContainerErrorsAndCleanup(t *testing.T) {
 	if contains(string(mi), "/overlay/") && contains(string(mi), e.d.Dir) {
 		t.Errorf("rootfs still mounted after removal")
 	}
-	if cg, _ := filepath.Glob("/sys/fs/cgroup/*/*cria-" + id[:12] + "*"); len(cg) != 0 {
+	if cg := cgroupsOf(id); len(cg) != 0 {
 		t.Errorf("cgroups left: %v", cg)
 	}
 	if _, err := e.d.Runtime.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
