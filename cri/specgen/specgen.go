@@ -238,7 +238,7 @@ func Args(command, args, entrypoint, cmd []string) ([]string, error) {
 }
 
 // Capabilities applies CRI's add and drop lists (with "ALL" in either) to
-// base. "ALL" and privileged mean every capability the host grants (host;
+// base, in containerd's order: add ALL, drop ALL, each add, each drop. "ALL" and privileged mean every capability the host grants (host;
 // nil means every capability there is): asking for more would fail.
 func Capabilities(base []string, c *runtimeapi.Capability, privileged bool, host []string) ([]string, error) {
 	all := host
@@ -275,24 +275,26 @@ func Capabilities(base []string, c *runtimeapi.Capability, privileged bool, host
 	if err != nil {
 		return nil, err
 	}
+	// containerd's and CRI-O's order (kubernetes#51980): add ALL, then
+	// drop ALL, then each add, then each drop. So a named drop always wins
+	// over add ALL, and drop ALL empties the set before the named adds.
 	set := map[string]bool{}
-	if !dropAll {
-		for _, cp := range base {
-			set[cp] = true
-		}
+	for _, cp := range base {
+		set[cp] = true
 	}
 	if addAll {
 		for _, cp := range all {
 			set[cp] = true
 		}
 	}
+	if dropAll {
+		clear(set)
+	}
 	for _, cp := range add {
 		set[cp] = true
 	}
-	if !addAll {
-		for _, cp := range drop {
-			delete(set, cp)
-		}
+	for _, cp := range drop {
+		delete(set, cp)
 	}
 	out := make([]string, 0, len(set))
 	for cp := range set {

@@ -136,12 +136,52 @@ func TestGenerate(t *testing.T) {
 			}},
 		{name: "add ALL is bounded by the host's", edit: func(in *Input) {
 			in.HostCapabilities = []string{"CAP_CHOWN", "CAP_SYS_ADMIN"}
-			sec(in).Capabilities = &runtimeapi.Capability{DropCapabilities: []string{"ALL"}, AddCapabilities: []string{"ALL"}}
+			sec(in).Capabilities = &runtimeapi.Capability{AddCapabilities: []string{"ALL"}}
 		}, check: func(t *testing.T, s *specs.Spec) {
-			if !reflect.DeepEqual(s.Process.Capabilities.Bounding, []string{"CAP_CHOWN", "CAP_SYS_ADMIN"}) {
-				t.Errorf("caps = %v, want the host's two", s.Process.Capabilities.Bounding)
+			c := s.Process.Capabilities.Bounding
+			if !slices.Contains(c, "CAP_SYS_ADMIN") || slices.Contains(c, "CAP_SYS_MODULE") {
+				t.Errorf("caps = %v, want the defaults and the host's, no more", c)
 			}
 		}},
+		{name: "add ALL drop one keeps every other", edit: func(in *Input) {
+			sec(in).Capabilities = &runtimeapi.Capability{AddCapabilities: []string{"ALL"}, DropCapabilities: []string{"SYS_ADMIN"}}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			c := s.Process.Capabilities
+			if slices.Contains(c.Bounding, "CAP_SYS_ADMIN") || slices.Contains(c.Effective, "CAP_SYS_ADMIN") || len(c.Bounding) != len(capabilities)-1 {
+				t.Errorf("caps = %v, want all but CAP_SYS_ADMIN", c.Bounding)
+			}
+		}},
+		{name: "add ALL drop ALL is none", edit: func(in *Input) {
+			sec(in).Capabilities = &runtimeapi.Capability{AddCapabilities: []string{"ALL"}, DropCapabilities: []string{"ALL"}}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if c := s.Process.Capabilities; len(c.Bounding)+len(c.Effective)+len(c.Permitted) != 0 {
+				t.Errorf("caps = %v, want none", c.Bounding)
+			}
+		}},
+		{name: "drop ALL add ALL is none", edit: func(in *Input) {
+			sec(in).Capabilities = &runtimeapi.Capability{DropCapabilities: []string{"all"}, AddCapabilities: []string{"all"}}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if c := s.Process.Capabilities; len(c.Bounding) != 0 {
+				t.Errorf("caps = %v, want none", c.Bounding)
+			}
+		}},
+		{name: "drop ALL add two, lower case and CAP_ prefix", edit: func(in *Input) {
+			sec(in).Capabilities = &runtimeapi.Capability{DropCapabilities: []string{"ALL"}, AddCapabilities: []string{"net_bind_service", "CAP_KILL"}}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if !reflect.DeepEqual(s.Process.Capabilities.Bounding, []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"}) {
+				t.Errorf("caps = %v", s.Process.Capabilities.Bounding)
+			}
+		}},
+		{name: "a drop wins over the same add", edit: func(in *Input) {
+			sec(in).Capabilities = &runtimeapi.Capability{AddCapabilities: []string{"SYS_TIME"}, DropCapabilities: []string{"SYS_TIME"}}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if slices.Contains(s.Process.Capabilities.Bounding, "CAP_SYS_TIME") {
+				t.Errorf("caps = %v, want no CAP_SYS_TIME", s.Process.Capabilities.Bounding)
+			}
+		}},
+		{name: "unknown capability in drop", edit: func(in *Input) {
+			sec(in).Capabilities = &runtimeapi.Capability{DropCapabilities: []string{"CAP_FLY"}}
+		}, wantErr: "capabilities.drop_capabilities"},
 		{name: "unknown capability", edit: func(in *Input) { sec(in).Capabilities = &runtimeapi.Capability{AddCapabilities: []string{"CAP_FLY"}} },
 			wantErr: "capabilities.add_capabilities"},
 		{name: "privileged", edit: func(in *Input) {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -64,6 +65,21 @@ func TestSecurityContext(t *testing.T) {
 		}
 		if statusField(out, "NoNewPrivs") != "1" || statusField(out, "Seccomp") != "2" {
 			t.Errorf("NoNewPrivs %q Seccomp %q, want 1 and 2 (filter)", statusField(out, "NoNewPrivs"), statusField(out, "Seccomp"))
+		}
+	})
+	t.Run("add ALL, drop SYS_ADMIN", func(t *testing.T) {
+		// kubernetes#51980: a named drop wins over add ALL.
+		out, _ := e.runOnce(t, "cat /proc/self/status", func(c *runtimeapi.ContainerConfig) {
+			sec(c).Capabilities = &runtimeapi.Capability{AddCapabilities: []string{"ALL"}, DropCapabilities: []string{"SYS_ADMIN"}}
+		})
+		got, err := strconv.ParseUint(statusField(out, "CapEff"), 16, 64)
+		if err != nil {
+			t.Fatalf("CapEff in %q: %v", out, err)
+		}
+		own, _ := os.ReadFile("/proc/self/status")
+		all, _ := strconv.ParseUint(statusField(strings.ReplaceAll("stdout F "+string(own), "\n", "|stdout F "), "CapEff"), 16, 64)
+		if want := all &^ (1 << unix.CAP_SYS_ADMIN); got != want {
+			t.Errorf("CapEff = %016x, want every capability but CAP_SYS_ADMIN: %016x", got, want)
 		}
 	})
 	t.Run("Localhost seccomp blocks what Unconfined allows", func(t *testing.T) {
