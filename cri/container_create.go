@@ -60,6 +60,12 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if sb.State != store.SandboxReady {
 		return nil, fmt.Errorf("sandbox %s is not ready: %w", sb.ID, errdefs.ErrFailedPrecondition)
 	}
+	if lost := lostParts(sb); lost != "" {
+		// Never join a namespace whose holder is gone: the kubelet is told,
+		// and recreates the pod.
+		s.checkSandbox(sb.ID)
+		return nil, fmt.Errorf("sandbox %s has lost its %s: %w", sb.ID, lost, errdefs.ErrFailedPrecondition)
+	}
 	sbCfg := sandboxConfig(sb)
 	logFile, err := logPath(sbCfg.GetLogDirectory(), cfg.GetLogPath())
 	if err != nil {
@@ -249,7 +255,7 @@ func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.Container
 		ImageMounts: map[int]string{},
 		Sandbox: specgen.Sandbox{
 			ID: sb.ID, Hostname: sb.Hostname, NetNS: sb.NetNS, IPCNS: sb.IPCNS, UTSNS: sb.UTSNS,
-			PIDMode: sb.PIDMode, PausePID: sb.PausePID, CgroupParent: sb.CgroupParent,
+			PIDMode: sb.PIDMode, PIDNS: sb.PIDNS, CgroupParent: sb.CgroupParent,
 			HostsPath: sb.HostsPath, ResolvPath: sb.ResolvPath, HostnamePath: sb.HostnamePath, ShmPath: sb.ShmPath,
 		},
 	}

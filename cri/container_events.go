@@ -52,8 +52,9 @@ func (s *RuntimeService) emit(id, sandboxID string, t runtimeapi.ContainerEventT
 }
 
 // WatchExits notices exits that monitors record, once a second, so that
-// records and STOPPED events follow without anyone asking. It returns when
-// ctx ends.
+// records and STOPPED events follow without anyone asking; on the same
+// tick it turns ready sandboxes that lost their pause process or a
+// namespace pin notready (see checkSandbox). It returns when ctx ends.
 func (s *RuntimeService) WatchExits(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -65,6 +66,11 @@ func (s *RuntimeService) WatchExits(ctx context.Context) {
 			for _, c := range s.containers.List() {
 				if c.State == store.ContainerRunning {
 					_, _ = s.lockedContainer(c.ID)
+				}
+			}
+			for _, sb := range s.sandboxes.List() {
+				if sb.State == store.SandboxReady {
+					s.checkSandbox(sb.ID)
 				}
 			}
 		}

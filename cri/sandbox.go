@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -51,30 +49,45 @@ func cniPod(sb *store.Sandbox, c *runtimeapi.PodSandboxConfig) network.Pod {
 	return p
 }
 
-// startPause starts cria's pause program as PID 1 of a new PID namespace,
-// detached (its own session) so that it outlives the daemon, and returns
-// its pid and start time.
-func (s *RuntimeService) startPause(sb *store.Sandbox) (pid int, start uint64, retErr error) {
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+// startPause starts the pod's pause process (see monitor.StartPause) in
+// the pod's namespaces, pins its PID namespace, and records both durably,
+// then moves it into its cgroup and lets it run. A crash at any instant
+// leaves either no pause (one not yet let run ends by itself) or a
+// recorded one. It fills in sb's pause fields; on error the caller's
+// teardown of sb releases what they name.
+func (s *RuntimeService) startPause(sb *store.Sandbox) (retErr error) {
+	cg := pauseCgroup(s.opts.CgroupDriver, sb)
+	p, err := monitor.StartPause(monitor.PauseOptions{
+		Binary: s.opts.MonitorPath, Root: sb.Dir, Net: sb.NetNS, IPC: sb.IPCNS, UTS: sb.UTSNS,
+	})
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	defer devnull.Close()
-	cmd := exec.Command(s.opts.MonitorPath, "pause")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID, Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return 0, 0, fmt.Errorf("starting the pod's pause process: %w", err)
+	defer func() {
+		if retErr != nil {
+			p.Kill()
+		}
+	}()
+	pin := filepath.Join(sb.Dir, "ns", "pid")
+	if err := network.PinPIDNamespace(p.Pid, pin); err != nil {
+		return err
 	}
-	pid = cmd.Process.Pid
-	// Reap it if it dies while this daemon is its parent.
-	go func() { _ = cmd.Wait() }()
-	start, err = processStart(pid)
-	if err != nil {
-		_ = cmd.Process.Kill()
-		return 0, 0, err
+	sb.PIDNS, sb.Pinned = pin, true
+	sb.PausePID, sb.PauseStart, sb.PauseCgroup = p.Pid, p.Start, cg.String()
+	if err := s.sandboxes.Put(sb); err != nil {
+		return err
 	}
-	return pid, start, nil
+	if err := cg.Apply(p.Pid); err != nil {
+		return err
+	}
+	if err := p.Release(); err != nil {
+		return fmt.Errorf("letting the pause process run: %w", err)
+	}
+	go func() {
+		<-p.Exited
+		s.checkSandbox(sb.ID)
+	}()
+	return nil
 }
 
 // processStart reads a process's start time (clock ticks since boot) from
@@ -140,7 +153,7 @@ func (s *RuntimeService) teardown(ctx context.Context, sb *store.Sandbox) (*stor
 	}
 	pinned := sb.Pinned
 	if pinned {
-		if err := network.ReleaseNamespaces(network.Namespaces{Net: sb.NetNS, IPC: sb.IPCNS, UTS: sb.UTSNS}); err != nil {
+		if err := network.ReleaseNamespaces(network.Namespaces{Net: sb.NetNS, IPC: sb.IPCNS, UTS: sb.UTSNS, PID: sb.PIDNS}); err != nil {
 			errs = append(errs, err)
 		} else {
 			pinned = false
@@ -208,7 +221,7 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 			// The crash may have come in the middle of any step, before
 			// the record said so: releasing namespaces and CNI DEL are
 			// idempotent, so always do both.
-			sb.Pinned = sb.NetNS != "" || sb.IPCNS != "" || sb.UTSNS != ""
+			sb.Pinned = sb.NetNS != "" || sb.IPCNS != "" || sb.UTSNS != "" || sb.PIDNS != ""
 			sb.NetworkUp = sb.NetNS != ""
 			if _, err := s.teardown(ctx, sb); err != nil {
 				log.Warn("rolling back a sandbox whose creation was interrupted", "pod_sandbox_id", sb.ID, "error", err)
@@ -221,14 +234,8 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 			}
 			log.Info("rolled back a sandbox whose creation was interrupted", "pod_sandbox_id", sb.ID)
 		case sb.State == store.SandboxReady:
-			if why := s.brokenBecause(sb); why != "" {
-				if _, err := s.sandboxes.Update(sb.ID, func(r *store.Sandbox) error {
-					r.State, r.Reason = store.SandboxNotReady, why
-					return nil
-				}); err != nil {
-					log.Warn("marking a broken sandbox notready", "pod_sandbox_id", sb.ID, "error", err)
-				}
-				log.Warn("sandbox found broken after restart; shown NotReady", "pod_sandbox_id", sb.ID, "reason", why)
+			if lost := lostParts(sb); lost != "" {
+				s.markBroken(ctx, sb, "lost after restart: "+lost)
 			}
 		case sb.NetworkUp || sb.Pinned || pauseAlive(sb):
 			if _, err := s.teardown(ctx, sb); err != nil {
@@ -261,10 +268,11 @@ func (s *RuntimeService) recoverStart(ctx context.Context, c *store.Container) *
 	return updated
 }
 
-// brokenBecause says what a ready sandbox has lost, or "".
-func (s *RuntimeService) brokenBecause(sb *store.Sandbox) string {
+// lostParts says what a ready sandbox has lost of what it needs (its
+// namespace pins, its pause process), or "".
+func lostParts(sb *store.Sandbox) string {
 	var lost []string
-	for _, p := range []struct{ kind, path string }{{"network", sb.NetNS}, {"ipc", sb.IPCNS}, {"uts", sb.UTSNS}} {
+	for _, p := range []struct{ kind, path string }{{"network", sb.NetNS}, {"ipc", sb.IPCNS}, {"uts", sb.UTSNS}, {"pid", sb.PIDNS}} {
 		if p.path != "" && !network.IsPinned(p.path) {
 			lost = append(lost, p.kind+" namespace")
 		}
@@ -272,10 +280,40 @@ func (s *RuntimeService) brokenBecause(sb *store.Sandbox) string {
 	if sb.PIDMode == "pod" && !pauseAlive(sb) {
 		lost = append(lost, "pause process")
 	}
-	if len(lost) == 0 {
-		return ""
+	return strings.Join(lost, ", ")
+}
+
+// markBroken turns a ready sandbox notready with the reason, and tells
+// the kubelet (a STOPPED event for the sandbox), so that it recreates the
+// pod. The caller holds the sandbox's lock.
+func (s *RuntimeService) markBroken(ctx context.Context, sb *store.Sandbox, why string) {
+	if _, err := s.sandboxes.Update(sb.ID, func(r *store.Sandbox) error {
+		r.State, r.Reason = store.SandboxNotReady, why
+		return nil
+	}); err != nil {
+		Logger(ctx).Warn("marking a broken sandbox notready", "pod_sandbox_id", sb.ID, "error", err)
+		return
 	}
-	return "lost after restart: " + strings.Join(lost, ", ")
+	Logger(ctx).Warn("sandbox broken; shown NotReady", "pod_sandbox_id", sb.ID, "reason", why)
+	s.emit(sb.ID, sb.ID, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
+}
+
+// checkSandbox marks sandbox id broken if it is ready and has lost part of
+// itself (see lostParts). A sandbox that an RPC holds is left for the next
+// check: that RPC changes its state anyway, or the next check sees it.
+func (s *RuntimeService) checkSandbox(id string) {
+	unlock, ok := s.sandboxes.TryLock(id)
+	if !ok {
+		return
+	}
+	defer unlock()
+	sb, err := s.sandboxes.Get(id)
+	if err != nil || sb.State != store.SandboxReady || sb.Reason == reasonCreating {
+		return
+	}
+	if lost := lostParts(sb); lost != "" {
+		s.markBroken(context.Background(), sb, "lost: "+lost)
+	}
 }
 
 // reasonCreating marks a record whose RunPodSandbox has not finished.

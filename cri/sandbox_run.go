@@ -219,19 +219,7 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 	sb.Pinned = ns != (network.Namespaces{})
 
 	if sb.PIDMode == "pod" {
-		// Recorded before the start, so that a failure or crash right
-		// after it still finds the process to end.
-		cg := pauseCgroup(s.opts.CgroupDriver, sb)
-		sb.PauseCgroup = cg.String()
-		sb.PausePID, sb.PauseStart, err = s.startPause(sb)
-		if err != nil {
-			return "", err
-		}
-		if err := s.sandboxes.Put(sb); err != nil {
-			_ = killPause(sb)
-			return "", err
-		}
-		if err := cg.Apply(sb.PausePID); err != nil {
+		if err := s.startPause(sb); err != nil {
 			return "", err
 		}
 	}

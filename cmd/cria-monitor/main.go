@@ -4,7 +4,7 @@
 // gRPC or image code, nor fmt, encoding/json, net or os/exec: its memory
 // is mostly its text, and those would double it. main_test.go keeps it so.
 //
-//	cria-monitor pause            the init of a pod's shared PID namespace
+//	cria-monitor pause ROOT       the init of a pod's shared PID namespace (see pause.go)
 //	cria-monitor standby HELPER   a container's monitor (see run.go)
 //
 // The daemon starts a monitor in standby before it has a container for it:
@@ -25,12 +25,12 @@ import (
 
 func main() {
 	switch {
-	case len(os.Args) == 2 && os.Args[1] == "pause":
-		os.Exit(pause())
+	case len(os.Args) == 3 && os.Args[1] == "pause":
+		os.Exit(pause(os.Args[2]))
 	case len(os.Args) == 3 && os.Args[1] == "standby":
 		os.Exit(standby(os.Args[2], os.NewFile(wire.SyncFd, "sync")))
 	}
-	os.Stderr.WriteString("usage: cria-monitor pause | cria-monitor standby HELPER\n")
+	os.Stderr.WriteString("usage: cria-monitor pause ROOT | cria-monitor standby HELPER\n")
 	os.Exit(2)
 }
 

@@ -30,6 +30,8 @@ type NamespaceRequest struct {
 // means the host's namespace.
 type Namespaces struct {
 	Net, IPC, UTS string
+	// PID is the pod's shared PID namespace, pinned by PinPIDNamespace.
+	PID string
 }
 
 // CreateNamespaces makes new network, IPC and UTS namespaces as asked, sets
@@ -130,6 +132,12 @@ func InNetNS(path string, fn func() error) error {
 	})
 }
 
+// PinPIDNamespace pins the PID namespace of process pid at pin. The caller
+// knows pid to be the process it started (it has not been reaped).
+func PinPIDNamespace(pid int, pin string) error {
+	return pinNamespace(fmt.Sprintf("/proc/%d/ns/pid", pid), pin)
+}
+
 func pinNamespace(src, pin string) error {
 	f, err := os.OpenFile(pin, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o400)
 	if err != nil {
@@ -147,7 +155,7 @@ func pinNamespace(src, pin string) error {
 // gone too. Releasing what is already released succeeds.
 func ReleaseNamespaces(ns Namespaces) error {
 	var errs []error
-	for _, p := range []string{ns.Net, ns.IPC, ns.UTS} {
+	for _, p := range []string{ns.Net, ns.IPC, ns.UTS, ns.PID} {
 		if p == "" {
 			continue
 		}

@@ -28,10 +28,10 @@ type Sandbox struct {
 	// NetNS, IPCNS, UTSNS are pinned namespace files; empty means the
 	// host's namespace.
 	NetNS, IPCNS, UTSNS string
-	// PIDMode is "pod", "container" or "node" (the pod's default); PausePID
-	// holds the pod's PID namespace when the mode is "pod".
-	PIDMode  string
-	PausePID int
+	// PIDMode is "pod", "container" or "node" (the pod's default); PIDNS
+	// is the pin of the pod's shared PID namespace when the mode is "pod".
+	PIDMode string
+	PIDNS   string
 	// CgroupParent is the pod's cgroup_parent.
 	CgroupParent string
 	// Files the pod shares with its containers.
@@ -340,8 +340,8 @@ func namespaceOpts(in Input, ns *runtimeapi.NamespaceOption) ([]spec.Opt, error)
 		// the host's, or, for a pod whose containers do not share, one of
 		// the container's own (what the CRI's zero value means there).
 		switch {
-		case in.Sandbox.PIDMode == "pod" && in.Sandbox.PausePID != 0:
-			opts = append(opts, spec.WithNamespace(specs.PIDNamespace, fmt.Sprintf("/proc/%d/ns/pid", in.Sandbox.PausePID)))
+		case in.Sandbox.PIDMode == "pod" && in.Sandbox.PIDNS != "":
+			opts = append(opts, spec.WithNamespace(specs.PIDNamespace, in.Sandbox.PIDNS))
 		case in.Sandbox.PIDMode == "pod":
 			return nil, invalid("config.linux.security_context.namespace_options.pid: POD, but the pod's pause process is gone")
 		case in.Sandbox.PIDMode == "node":

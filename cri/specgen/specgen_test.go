@@ -259,10 +259,10 @@ func TestGenerate(t *testing.T) {
 			}
 		}},
 		{name: "pid POD", edit: func(in *Input) {
-			in.Sandbox.PIDMode, in.Sandbox.PausePID = "pod", 4242
+			in.Sandbox.PIDMode, in.Sandbox.PIDNS = "pod", "/run/cria/sandboxes/s/ns/pid"
 			sec(in).NamespaceOptions.Pid = runtimeapi.NamespaceMode_POD
 		}, check: func(t *testing.T, s *specs.Spec) {
-			if p, _ := nsOf(s, specs.PIDNamespace); p != "/proc/4242/ns/pid" {
+			if p, _ := nsOf(s, specs.PIDNamespace); p != "/run/cria/sandboxes/s/ns/pid" {
 				t.Errorf("pid namespace = %q", p)
 			}
 		}},

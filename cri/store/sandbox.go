@@ -1,5 +1,5 @@
-// Package store keeps cria's durable records of sandboxes (and, later,
-// containers): one JSON file per object, written atomically before a change
+// Package store keeps cria's durable records of sandboxes and containers:
+// one JSON file per object, written atomically before a change
 // is published in memory, name reservation, and reload after a restart.
 package store
 
@@ -12,7 +12,10 @@ import "encoding/json"
 //	     ▼
 //	  ready ──── StopPodSandbox ───▶ notready ── RemovePodSandbox ──▶ (gone)
 //	     │                              ▲
-//	     └── restart finds it broken ───┘   (Reason says what is missing)
+//	     └──── found broken ────────────┘   (Reason says what is missing)
+//
+// "Found broken": its pause process died or a namespace pin is gone,
+// noticed within a second, or at a restart.
 //
 // A sandbox whose teardown failed half way stays notready with its
 // NetworkUp / Pinned facts telling what a later Stop or Remove must finish.
@@ -44,6 +47,9 @@ type Sandbox struct {
 	NetNS string `json:"netns,omitempty"`
 	IPCNS string `json:"ipcns,omitempty"`
 	UTSNS string `json:"utsns,omitempty"`
+	// PIDNS is the pin of the pod's shared PID namespace (PIDMode "pod"),
+	// held by the pause process.
+	PIDNS string `json:"pidns,omitempty"`
 	// Pinned tells that the namespaces are still pinned (not yet released).
 	Pinned bool `json:"pinned"`
 	// PIDMode is "pod", "container" or "node".

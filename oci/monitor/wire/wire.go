@@ -84,6 +84,12 @@ const OptionsFd = 4
 // (its init waits on ExecFifo) or failed to be.
 const SyncFd = 3
 
+// PauseBinaryFd is the descriptor of the sealed copy of cria-monitor that
+// a pause process is exec'd from; the pause closes it first thing. Its
+// SyncFd carries its "ok" or "error …" report and its OptionsFd the
+// daemon's "go" (see cmd/cria-monitor/pause.go).
+const PauseBinaryFd = 5
+
 // The control socket (SocketFile) takes one command per connection, a line,
 // and answers "ok" or "error <why>":
 //
