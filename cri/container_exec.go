@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
@@ -17,6 +18,7 @@ import (
 	"github.com/cria-runtime/cria/cri/network"
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/oci/monitor"
+	"github.com/cria-runtime/cria/oci/runtime"
 )
 
 // Exec prepares a streaming exec in a running container and returns the
@@ -108,7 +110,18 @@ func (r *streamRuntime) Exec(ctx context.Context, id string, cmd []string, in io
 		}()
 	}
 	code, waitErr := waitOrKill(ctx, p)
-	copies.Wait()
+	if tty {
+		// Children the command left behind may hold the terminal: its
+		// output is read for runtime.ExecDrain at most, as a pipe's is.
+		drained := make(chan struct{})
+		go func() { copies.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(runtime.ExecDrain):
+			p.Terminal.Close()
+			<-drained
+		}
+	}
 	if waitErr != nil && code < 0 {
 		return waitErr
 	}

@@ -23,8 +23,10 @@ import (
 const execOutputCap = 4 << 20
 
 // ExecSync runs a command in a running container and returns its output and
-// exit code. At the timeout (if any) the command is killed and the call
-// fails with DeadlineExceeded. Output past execOutputCap per stream is
+// exit code. At the timeout (if any) the command and its children are
+// killed and the call fails with DeadlineExceeded at once. Output that
+// children hold open after the command exits is read for
+// runtime.ExecDrain at most. Output past execOutputCap per stream is
 // dropped and a marker says so.
 func (s *RuntimeService) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncRequest) (*runtimeapi.ExecSyncResponse, error) {
 	if len(req.GetCmd()) == 0 {
@@ -52,7 +54,7 @@ func (s *RuntimeService) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncR
 		defer cancel()
 	}
 	code, waitErr := waitOrKill(ctx, p)
-	if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil && code < 0 {
 		if req.GetTimeout() > 0 && err == context.DeadlineExceeded {
 			return nil, status.Errorf(codes.DeadlineExceeded, "command %q timed out after %ds and was killed", req.GetCmd(), req.GetTimeout())
 		}
@@ -64,8 +66,9 @@ func (s *RuntimeService) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncR
 	return &runtimeapi.ExecSyncResponse{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: int32(code)}, nil
 }
 
-// waitOrKill waits for p, killing it if ctx ends first, and returns its
-// exit code and any error waiting for it.
+// waitOrKill waits for p, and returns its exit code and any error waiting
+// for it. If ctx ends first, it kills p and its children and returns at
+// once with ctx's error; the process is reaped in the background.
 func waitOrKill(ctx context.Context, p *runtime.Process) (int, error) {
 	done := make(chan struct{})
 	var code int
@@ -73,11 +76,11 @@ func waitOrKill(ctx context.Context, p *runtime.Process) (int, error) {
 	go func() { code, err = p.Wait(); close(done) }()
 	select {
 	case <-done:
+		return code, err
 	case <-ctx.Done():
 		_ = p.Kill()
-		<-done
+		return -1, ctx.Err()
 	}
-	return code, err
 }
 
 // execProcess is the container's own process settings with cmd as argv.

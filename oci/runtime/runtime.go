@@ -18,6 +18,7 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/cria-runtime/cria/oci/console"
 	"github.com/cria-runtime/cria/oci/monitor/wire"
@@ -270,12 +272,27 @@ type execRequest struct {
 	Process *specs.Process `json:"process"`
 }
 
+// ExecDrain bounds how long an exec'd process's output is still read
+// after it has exited, while children it left behind hold the pipes.
+const ExecDrain = 2 * time.Second
+
 // Process is a process started in a running container by Exec, under
 // an exec helper.
 type Process struct {
 	cmd *exec.Cmd
 	// Terminal is the pty master when the process has a terminal.
 	Terminal *os.File
+
+	stdinOnce sync.Once
+	stdin     *os.File // write end of the process's stdin, or nil
+}
+
+func (p *Process) closeStdin() {
+	p.stdinOnce.Do(func() {
+		if p.stdin != nil {
+			p.stdin.Close()
+		}
+	})
 }
 
 // Exec starts proc (the container's own process settings with other args)
@@ -316,13 +333,39 @@ func (r *Runtime) Exec(id string, proc *specs.Process, stdin io.Reader, stdout, 
 		defer parent.Close()
 		defer child.Close()
 	} else {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		// Output still held open by the process's children once it has
+		// exited is read for ExecDrain at most.
+		cmd.WaitDelay = ExecDrain
+	}
+	// stdin goes through a pipe of this side's own, closed when the process
+	// exits: os/exec would wait for its copy, which blocks reading the
+	// client until the client sends or closes.
+	var stdinW *os.File
+	if stdin != nil && !proc.Terminal {
+		var stdinR *os.File
+		if stdinR, stdinW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		defer stdinR.Close()
+		cmd.Stdin = stdinR
+		defer func() {
+			if retErr != nil {
+				stdinW.Close()
+			}
+		}()
 	}
 	cmd.ExtraFiles = []*os.File{child, reqR, syncW} // execConsoleFd, execRequestFd, execSyncFd
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("exec in container %s: starting the exec helper: %w", id, err)
 	}
-	p := &Process{cmd: cmd}
+	p := &Process{cmd: cmd, stdin: stdinW}
+	if stdinW != nil {
+		go func() {
+			_, _ = io.Copy(stdinW, stdin)
+			p.closeStdin()
+		}()
+	}
 	defer func() {
 		if retErr != nil {
 			_ = p.Kill()
@@ -351,10 +394,12 @@ func (r *Runtime) Exec(id string, proc *specs.Process, stdin io.Reader, stdout, 
 	return p, nil
 }
 
-// Wait waits for the process and its output copies, and returns its exit
-// code (128+signal if a signal ended it).
+// Wait waits for the process and for its output, ExecDrain at most after
+// it exited, and returns its exit code (128+signal if a signal ended it).
+// Its stdin is closed once it has exited.
 func (p *Process) Wait() (int, error) {
 	err := p.cmd.Wait()
+	p.closeStdin()
 	if p.cmd.ProcessState == nil {
 		return -1, err
 	}
@@ -370,8 +415,10 @@ func exitStatus(st *os.ProcessState) int {
 	return st.ExitCode()
 }
 
-// Kill kills the process: its helper, told so by SIGTERM, sends it
-// SIGKILL and exits with its status.
+// Kill kills the process and its children: its helper, told so by
+// SIGTERM, sends SIGKILL to the process's process group (a session of its
+// own, as libcontainer makes every process it starts) and exits with the
+// process's status.
 func (p *Process) Kill() error { return p.cmd.Process.Signal(syscall.SIGTERM) }
 
 // ExecHelper is the exec helper (`cria-start exec`, see Exec): it starts
@@ -416,6 +463,8 @@ func ExecHelper() int {
 	os.Stderr.Close()
 	go func() {
 		for range sigs {
+			// Its children too: a timed-out probe leaves nothing behind.
+			_ = unix.Kill(-pid, unix.SIGKILL)
 			_ = p.Signal(syscall.SIGKILL)
 		}
 	}()

@@ -52,6 +52,32 @@ func TestExecSync(t *testing.T) {
 		t.Errorf("after the timeout, sleep 30 count = %q (%v), want 0", resp.GetStdout(), err)
 	}
 
+	// A child that holds the output pipe does not hold off the timeout,
+	// and dies with the command.
+	start = time.Now()
+	_, err = execSync(2, "sh", "-c", "sleep 30 & echo started; sleep 30")
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("timed-out exec with a child: %v, want DeadlineExceeded", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("timed-out exec with a child returned after %v, want about 2s", el)
+	}
+	time.Sleep(200 * time.Millisecond) // the helper's SIGKILL of the group
+	resp, err = execSync(0, "sh", "-c", "ps -o args | grep -c '^sleep 30' || true")
+	if err != nil || strings.TrimSpace(string(resp.Stdout)) != "0" {
+		t.Errorf("after the timeout, sleep 30 count = %q (%v), want 0: the command's children are killed too", resp.GetStdout(), err)
+	}
+	// A command that exits while a child it left behind holds stdout
+	// returns once its output is drained for a bounded time.
+	start = time.Now()
+	resp, err = execSync(5, "sh", "-c", "sleep 30 & echo hi")
+	if err != nil || string(resp.GetStdout()) != "hi\n" || resp.GetExitCode() != 0 {
+		t.Errorf("exec leaving a child behind: %q exit %d (%v), want hi and 0", resp.GetStdout(), resp.GetExitCode(), err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("exec leaving a child behind returned after %v, want about 2s", el)
+	}
+
 	// 20 MiB of output: cut with a marker, and the daemon lives on.
 	resp, err = execSync(0, "sh", "-c", "head -c 20971520 /dev/zero")
 	if err != nil {

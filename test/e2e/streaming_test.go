@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path"
 	"strconv"
@@ -39,6 +40,25 @@ func TestStreamingExec(t *testing.T) {
 			if err != nil || !strings.Contains(string(out), "got:hello") || !strings.Contains(string(out), "stdin-closed") {
 				t.Errorf("crictl exec -i: %v\n%s", err, out)
 			}
+			// Without a tty, the exec ends when the command does, though
+			// the client's stdin stays open (kubectl exec -i pod -- true).
+			cmd = crictlExec("-i", id, "true")
+			held, holder, _ := os.Pipe()
+			cmd.Stdin = held
+			done := make(chan error, 1)
+			go func() { done <- cmd.Run() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("crictl exec -i true: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Errorf("crictl exec -i true still waits for its stdin after the command exited")
+				cmd.Process.Kill()
+				<-done
+			}
+			holder.Close()
+			held.Close()
 			// stdout and stderr both arrive.
 			out, err = crictlExec(id, "sh", "-c", "echo to-out; echo to-err >&2").CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "to-out") || !strings.Contains(string(out), "to-err") {
