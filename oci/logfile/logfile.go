@@ -12,6 +12,7 @@ package logfile
 import (
 	"bytes"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -22,23 +23,40 @@ const MaxRecord = 16 << 10
 
 // File is a CRI log file shared by a container's streams. It is safe for
 // concurrent use.
+//
+// Writing never fails: a record that cannot be written (a full disk, EIO)
+// is dropped and counted, so that the container's output keeps being
+// drained, and the next record is tried anew; logging resumes by itself
+// once the file can be written again. The drops are reported through
+// Report, rate-limited.
 type File struct {
 	path string
 	now  func() time.Time
 
-	mu sync.Mutex // protects f and buf
+	mu sync.Mutex // protects the fields below
 	f  *os.File
 	// buf assembles one record, reused between writes.
 	buf bytes.Buffer
+	// dropped counts records lost since the last report; torn tells that
+	// a write stopped part way, so the next record starts a new line.
+	dropped    int
+	torn       bool
+	lastReport time.Time
+	report     func(string)
 }
 
-// Open opens (creating, appending) the log file at path.
-func Open(path string) (*File, error) {
+// ReportEvery is the most often that a File reports dropped records.
+const ReportEvery = 10 * time.Second
+
+// Open opens (creating, appending) the log file at path. report, if not
+// nil, is told of records dropped on write errors (at most once every
+// ReportEvery) and of the writes' recovery; it must not block.
+func Open(path string, report func(string)) (*File, error) {
 	f, err := openAppend(path)
 	if err != nil {
 		return nil, err
 	}
-	return &File{path: path, f: f, now: time.Now}, nil
+	return &File{path: path, f: f, now: time.Now, report: report}, nil
 }
 
 func openAppend(path string) (*os.File, error) {
@@ -69,12 +87,17 @@ func (l *File) Close() error {
 }
 
 // writeRecord writes one record in a single write(2), so records of two
-// streams never interleave.
+// streams never interleave. A failed write drops the record (see File).
 func (l *File) writeRecord(stream string, partial bool, content []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := l.now()
 	l.buf.Reset()
-	l.buf.WriteString(l.now().UTC().Format(time.RFC3339Nano))
+	if l.torn {
+		// End the line that a failed write left unfinished.
+		l.buf.WriteByte('\n')
+	}
+	l.buf.WriteString(now.UTC().Format(time.RFC3339Nano))
 	l.buf.WriteByte(' ')
 	l.buf.WriteString(stream)
 	if partial {
@@ -84,8 +107,28 @@ func (l *File) writeRecord(stream string, partial bool, content []byte) error {
 	}
 	l.buf.Write(content)
 	l.buf.WriteByte('\n')
-	_, err := l.f.Write(l.buf.Bytes())
-	return err
+	n, err := l.f.Write(l.buf.Bytes())
+	if err == nil {
+		l.torn = false
+		if l.dropped > 0 {
+			l.tell("log writes resumed; " + strconv.Itoa(l.dropped) + " records were dropped")
+			l.dropped, l.lastReport = 0, time.Time{}
+		}
+		return nil
+	}
+	l.torn = l.torn && n == 0 || n > 0
+	l.dropped++
+	if now.Sub(l.lastReport) >= ReportEvery {
+		l.lastReport = now
+		l.tell("writing " + l.path + ": " + err.Error() + "; dropping records (" + strconv.Itoa(l.dropped) + " so far) until it works again")
+	}
+	return nil
+}
+
+func (l *File) tell(msg string) {
+	if l.report != nil {
+		l.report(msg)
+	}
 }
 
 // Stream turns one output stream ("stdout" or "stderr") into records of l.

@@ -15,7 +15,7 @@ const ts = "2026-11-28T10:00:00.123456789Z"
 func openTest(t *testing.T) (*File, string) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "0.log")
-	l, err := Open(p)
+	l, err := Open(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,5 +120,47 @@ func TestTimestampIsRFC3339Nano(t *testing.T) {
 	stamp, rest, _ := strings.Cut(rec, " ")
 	if _, err := time.Parse(time.RFC3339Nano, stamp); err != nil || rest != "stderr F x\n" {
 		t.Errorf("record %q: time %v, rest %q", rec, err, rest)
+	}
+}
+
+// A full disk drops records instead of failing the writer (which would
+// stop the container's output from being drained), reports the drops at
+// most once every ReportEvery, and logging resumes once writes work.
+func TestWriteErrorsDropRecordsAndRecover(t *testing.T) {
+	var reports []string
+	p := filepath.Join(t.TempDir(), "0.log")
+	full, err := Open("/dev/full", func(m string) { reports = append(reports, m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := fixed
+	full.now = func() time.Time { return clock }
+	s := full.Stream("stdout")
+	for i := 0; i < 5; i++ {
+		if n, err := s.Write([]byte("lost\n")); err != nil || n != 5 {
+			t.Fatalf("Write on a full disk = %d, %v; want 5, nil", n, err)
+		}
+	}
+	if len(reports) != 1 || !strings.Contains(reports[0], "no space left") {
+		t.Fatalf("reports after 5 drops within a second = %q, want one naming ENOSPC", reports)
+	}
+	clock = clock.Add(ReportEvery)
+	s.Write([]byte("lost\n"))
+	if len(reports) != 2 || !strings.Contains(reports[1], "6 so far") {
+		t.Fatalf("reports after %v = %q, want a second with the count", ReportEvery, reports)
+	}
+	// Space comes back.
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full.f.Close()
+	full.f = f
+	s.Write([]byte("kept\n"))
+	if got, want := read(t, p), clock.Format(time.RFC3339Nano)+" stdout F kept\n"; got != want {
+		t.Errorf("log after recovery = %q, want %q", got, want)
+	}
+	if len(reports) != 3 || !strings.Contains(reports[2], "resumed; 6 records were dropped") {
+		t.Errorf("reports = %q, want a third saying writes resumed after 6 drops", reports)
 	}
 }

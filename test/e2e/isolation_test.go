@@ -196,3 +196,73 @@ func TestRemovedNamespacePinMakesSandboxNotReady(t *testing.T) {
 		t.Errorf("reason = %q, want it to name the ipc namespace", reason)
 	}
 }
+
+// A full log disk does not stop the monitor from draining the container's
+// output: the container goes on, the drops are reported, and logging
+// resumes once there is space again.
+func TestFullLogDiskKeepsDraining(t *testing.T) {
+	e := newContainerEnv(t)
+	if err := os.MkdirAll(e.logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", e.logDir, "tmpfs", 0, "size=256k"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(e.logDir, unix.MNT_DETACH) })
+	filler := filepath.Join(e.logDir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 192<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// 1 MiB of output, far more than the disk and a pipe's buffer hold.
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "head -c 1048500 /dev/zero | tr '\\0' x | fold -w 100; echo; touch /tmp/wrote-all; " +
+			"while [ ! -e /tmp/go-on ]; do sleep 0.05; done; echo resumed-line; sleep 3600"}
+	})
+	e.start(t, id)
+	execSync := func(cmd string) (*runtimeapi.ExecSyncResponse, error) {
+		return e.d.Runtime.ExecSync(ctxT(t), &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"sh", "-c", cmd}, Timeout: 10})
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := execSync("test -e /tmp/wrote-all && echo yes")
+		if err == nil && strings.TrimSpace(string(resp.Stdout)) == "yes" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container is still blocked writing its output after 30s (%v)", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	monitorLog := filepath.Join(e.d.Config.RunRoot, "containers", id, "monitor.log")
+	if b, _ := os.ReadFile(monitorLog); !strings.Contains(string(b), "no space left on device") {
+		t.Errorf("monitor log %q: want the write error reported", b)
+	}
+	// Space comes back; the next line is logged, on a line of its own.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := execSync("touch /tmp/go-on"); err != nil {
+		t.Fatal(err)
+	}
+	logPath := e.status(t, id).LogPath
+	for deadline = time.Now().Add(10 * time.Second); ; {
+		b, _ := os.ReadFile(logPath)
+		if strings.Contains(string(b), " stdout F resumed-line\n") {
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.HasSuffix(l, "resumed-line") && !criLogLine.MatchString(l) {
+					t.Errorf("resumed record %q is not a CRI log line of its own", l)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logPath)
+			m, _ := os.ReadFile(monitorLog)
+			t.Fatalf("no resumed-line in the log 10s after space came back; log ends %q; monitor log %q", b[max(0, len(b)-300):], m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if b, _ := os.ReadFile(monitorLog); !strings.Contains(string(b), "log writes resumed") {
+		t.Errorf("monitor log %q: want the recovery reported", b)
+	}
+}
