@@ -27,7 +27,8 @@ func Logger(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
-// UnaryInterceptor is the one interceptor of the CRI server. For every RPC it
+// UnaryInterceptor is the interceptor of the CRI server's unary RPCs. For
+// every RPC it
 //   - gives the request an id and a logger carrying it (see Logger),
 //   - turns a panic in a handler into codes.Internal instead of a daemon crash,
 //   - converts the handler's error to a gRPC status, once, here (errdefs
@@ -36,40 +37,103 @@ func Logger(ctx context.Context) *slog.Logger {
 //
 // Polling RPCs (see quiet) are logged at debug level unless they fail.
 // observe, if not nil, also receives each RPC's method, code and duration.
+// StreamInterceptor does the same for streaming RPCs.
 func UnaryInterceptor(base *slog.Logger, observe func(method, code string, d time.Duration)) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-		start := time.Now()
-		method := shortMethod(info.FullMethod)
-		log := base.With("method", method, "request_id", newRequestID())
-		ctx = context.WithValue(ctx, loggerKey{}, log)
-
+		r := begin(base, info.FullMethod)
+		ctx = context.WithValue(ctx, loggerKey{}, r.log)
 		defer func() {
 			if p := recover(); p != nil {
-				log.Error("panic in handler", "panic", p, "stack", string(debug.Stack()))
-				resp, err = nil, status.Errorf(codes.Internal, "%s: internal error: %v", method, p)
+				resp, err = nil, r.panicked(p)
 			}
-			err = ToStatus(err)
-			code := status.Code(err)
-			if observe != nil {
-				observe(method, code.String(), time.Since(start))
-			}
-			attrs := append(requestIDs(req), "duration", time.Since(start), "code", code.String())
-			level := slog.LevelInfo
-			switch {
-			case err != nil && isServerFault(code):
-				level = slog.LevelError
-			case err != nil:
-				level = slog.LevelWarn
-			case quiet(method):
-				level = slog.LevelDebug
-			}
-			if err != nil {
-				attrs = append(attrs, "error", status.Convert(err).Message())
-			}
-			log.Log(context.Background(), level, "rpc", attrs...)
+			err = r.end(req, err, observe)
 		}()
 		return handler(ctx, req)
 	}
+}
+
+// StreamInterceptor is UnaryInterceptor's twin for streaming RPCs (events,
+// Stream* lists and stats): the same request id and logger, panic
+// recovery, status conversion, log line (when the stream ends) and
+// observation. Every stream's context also ends when stop does (the
+// daemon is shutting down), so that open streams end at once rather than
+// hold a graceful stop for its whole grace period.
+func StreamInterceptor(stop context.Context, base *slog.Logger, observe func(method, code string, d time.Duration)) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		r := begin(base, info.FullMethod)
+		ctx, cancel := context.WithCancel(context.WithValue(ss.Context(), loggerKey{}, r.log))
+		defer cancel()
+		defer context.AfterFunc(stop, cancel)()
+		w := &loggedStream{ServerStream: ss, ctx: ctx}
+		defer func() {
+			if p := recover(); p != nil {
+				err = r.panicked(p)
+			}
+			err = r.end(w.req, err, observe)
+		}()
+		return handler(srv, w)
+	}
+}
+
+// loggedStream gives a stream its interceptor's context and keeps its
+// request (the first message received) for the log line.
+type loggedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+	req any
+}
+
+func (s *loggedStream) Context() context.Context { return s.ctx }
+
+func (s *loggedStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err == nil && s.req == nil {
+		s.req = m
+	}
+	return err
+}
+
+// rpc is one call in progress, from begin to end.
+type rpc struct {
+	start  time.Time
+	method string
+	log    *slog.Logger
+}
+
+func begin(base *slog.Logger, fullMethod string) *rpc {
+	method := shortMethod(fullMethod)
+	return &rpc{start: time.Now(), method: method, log: base.With("method", method, "request_id", newRequestID())}
+}
+
+// panicked logs a handler's panic and returns the error the caller gets.
+func (r *rpc) panicked(p any) error {
+	r.log.Error("panic in handler", "panic", p, "stack", string(debug.Stack()))
+	return status.Errorf(codes.Internal, "%s: internal error: %v", r.method, p)
+}
+
+// end converts err to a status, observes the call and writes its one log
+// line, and returns the status error.
+func (r *rpc) end(req any, err error, observe func(method, code string, d time.Duration)) error {
+	err = ToStatus(err)
+	code := status.Code(err)
+	if observe != nil {
+		observe(r.method, code.String(), time.Since(r.start))
+	}
+	attrs := append(requestIDs(req), "duration", time.Since(r.start), "code", code.String())
+	level := slog.LevelInfo
+	switch {
+	case err != nil && isServerFault(code):
+		level = slog.LevelError
+	case err != nil:
+		level = slog.LevelWarn
+	case quiet(r.method):
+		level = slog.LevelDebug
+	}
+	if err != nil {
+		attrs = append(attrs, "error", status.Convert(err).Message())
+	}
+	r.log.Log(context.Background(), level, "rpc", attrs...)
+	return err
 }
 
 // ToStatus converts err to a gRPC status error. Errors that already are
@@ -98,7 +162,7 @@ func isServerFault(c codes.Code) bool {
 
 // quiet reports whether method is one the kubelet polls every second or so.
 func quiet(method string) bool {
-	return strings.HasPrefix(method, "List") || strings.HasSuffix(method, "Status") ||
+	return strings.HasPrefix(method, "List") || strings.HasPrefix(method, "Stream") || strings.HasSuffix(method, "Status") ||
 		strings.HasSuffix(method, "Stats") || method == "Version" || method == "ImageFsInfo"
 }
 

@@ -135,3 +135,88 @@ func TestLoggerFromContext(t *testing.T) {
 		t.Errorf("handler log line lacks the request's method and id:\n%s", buf.String())
 	}
 }
+
+// fakeStream is a server stream whose one incoming message is req.
+type fakeStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *fakeStream) Context() context.Context { return s.ctx }
+func (s *fakeStream) RecvMsg(m any) error {
+	*m.(*runtimeapi.ListContainersRequest) = runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{PodSandboxId: "p9"}}
+	return nil
+}
+
+func TestStreamInterceptor(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		handler   grpc.StreamHandler
+		stop      bool
+		wantCode  codes.Code
+		wantLevel string
+		wantAttrs []string
+	}{
+		{
+			name: "ok stream logged once when it ends",
+			handler: func(srv any, ss grpc.ServerStream) error {
+				return ss.RecvMsg(&runtimeapi.ListContainersRequest{})
+			},
+			wantCode: codes.OK, wantLevel: "DEBUG", wantAttrs: []string{"method=StreamContainers", "code=OK", "request_id="},
+		},
+		{
+			name:     "panic becomes internal",
+			handler:  func(srv any, ss grpc.ServerStream) error { panic("bad stream") },
+			wantCode: codes.Internal, wantLevel: "ERROR", wantAttrs: []string{"code=Internal"},
+		},
+		{
+			name: "classified error becomes its code",
+			handler: func(srv any, ss grpc.ServerStream) error {
+				return fmt.Errorf("stream: %w", errdefs.ErrInvalidArgument)
+			},
+			wantCode: codes.InvalidArgument, wantLevel: "WARN", wantAttrs: []string{"code=InvalidArgument"},
+		},
+		{
+			name: "shutdown ends the stream's context",
+			stop: true,
+			handler: func(srv any, ss grpc.ServerStream) error {
+				<-ss.Context().Done()
+				Logger(ss.Context()).Info("inside")
+				return nil
+			},
+			wantCode: codes.OK, wantLevel: "DEBUG", wantAttrs: []string{"code=OK"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			stop, shutdown := context.WithCancel(context.Background())
+			defer shutdown()
+			if tc.stop {
+				shutdown()
+			}
+			icpt := StreamInterceptor(stop, log, nil)
+			err := icpt(nil, &fakeStream{ctx: context.Background()}, &grpc.StreamServerInfo{FullMethod: "/runtime.v1.RuntimeService/StreamContainers"}, tc.handler)
+			if got := status.Code(err); got != tc.wantCode {
+				t.Errorf("code = %v, want %v", got, tc.wantCode)
+			}
+			var rpcLines []string
+			for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+				if strings.Contains(l, "msg=rpc") {
+					rpcLines = append(rpcLines, l)
+				}
+			}
+			if len(rpcLines) != 1 || !strings.Contains(rpcLines[0], "level="+tc.wantLevel) {
+				t.Fatalf("rpc log lines %q, want one at %s", rpcLines, tc.wantLevel)
+			}
+			for _, a := range tc.wantAttrs {
+				if !strings.Contains(rpcLines[0], a) {
+					t.Errorf("log line %q lacks %q", rpcLines[0], a)
+				}
+			}
+			if tc.stop && !strings.Contains(buf.String(), "msg=inside method=StreamContainers") {
+				t.Errorf("the handler's logger lacks the stream's method:\n%s", buf.String())
+			}
+		})
+	}
+}

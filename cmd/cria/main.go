@@ -201,6 +201,7 @@ func serve(cfg config.Config, stderr io.Writer) error {
 
 	srv := grpc.NewServer(
 		grpc.UnaryInterceptor(cri.UnaryInterceptor(log, observeRPC)),
+		grpc.StreamInterceptor(cri.StreamInterceptor(ctx, log, observeRPC)),
 		grpc.MaxRecvMsgSize(maxMsgSize),
 		grpc.MaxSendMsgSize(maxMsgSize),
 	)

@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -114,6 +116,31 @@ func TestSIGTERMExitsZeroAndRemovesSocket(t *testing.T) {
 	}
 	// And it can start again on the same socket.
 	d.Start()
+}
+
+// An open event stream (an evented-PLEG kubelet) neither outlives a
+// SIGTERM nor holds the stop for its grace period, and streams are logged
+// like the other RPCs.
+func TestSIGTERMEndsOpenEventStreams(t *testing.T) {
+	d := framework.StartDaemon(t)
+	events, err := d.Runtime.GetContainerEvents(context.Background(), &runtimeapi.GetEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // for the stream to reach its handler
+	start := time.Now()
+	if code := d.Stop(); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0", code)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("stop took %v with an event stream open, want well under the 10 s grace", el)
+	}
+	if _, err := events.Recv(); err == nil {
+		t.Errorf("the event stream still delivers after the daemon stopped")
+	}
+	if !strings.Contains(d.Log(), "method=GetContainerEvents") {
+		t.Errorf("no log line for the event stream:\n%s", d.Log())
+	}
 }
 
 func TestBadConfigFailsAtStart(t *testing.T) {
