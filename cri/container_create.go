@@ -18,6 +18,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/encoding/protojson"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -239,8 +240,14 @@ func (s *RuntimeService) mountImageVolumes(ctx context.Context, c *store.Contain
 // devices, a Localhost seccomp profile, image volume directories.
 func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.ContainerConfig, sb *store.Sandbox, sbCfg *runtimeapi.PodSandboxConfig, imageUser string, volumes map[string]struct{}) (specgen.Input, error) {
 	sc := cfg.GetLinux().GetSecurityContext()
-	passwd, _ := readInRootfs(c.Rootfs, "/etc/passwd")
-	group, _ := readInRootfs(c.Rootfs, "/etc/group")
+	passwd, err := readImageFile(c.Rootfs, "/etc/passwd", maxAccountFile)
+	if err != nil {
+		return specgen.Input{}, err
+	}
+	group, err := readImageFile(c.Rootfs, "/etc/group", maxAccountFile)
+	if err != nil {
+		return specgen.Input{}, err
+	}
 	user, err := specgen.ResolveUser(specgen.UserRequest{
 		Security: sc, ImageUser: imageUser, Passwd: passwd, Group: group,
 		PodSupplemental: sbCfg.GetLinux().GetSecurityContext().GetSupplementalGroups(),
@@ -326,18 +333,71 @@ func hostCapabilities() []string {
 	return nil
 }
 
-// readInRootfs reads a file of the container's root filesystem without
-// following symlinks out of it. Missing files read as empty.
-func readInRootfs(rootfs, p string) ([]byte, error) {
-	full, err := securejoin.SecureJoin(rootfs, p)
-	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(full)
-	if errors.Is(err, os.ErrNotExist) {
+// maxAccountFile bounds the /etc/passwd and /etc/group read from an image.
+const maxAccountFile = 4 << 20
+
+// readImageFile reads the regular file name of the container's root
+// filesystem rootfs, at most limit bytes. The path is resolved inside
+// rootfs as if it were / (its symlinks included), so nothing outside it is
+// reached, and the file is first opened O_PATH and checked, so that a FIFO
+// or a device node in the image is never opened (it could block, or have
+// side effects). A missing file reads as empty. Anything but a regular file,
+// or one larger than limit, is refused with InvalidArgument.
+func readImageFile(rootfs, name string, limit int64) ([]byte, error) {
+	fd, err := openInRoot(rootfs, name)
+	if errors.Is(err, unix.ENOENT) {
 		return nil, nil
 	}
-	return b, err
+	if err != nil {
+		return nil, invalid("the image's %s: %v", name, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("the image's %s: %w", name, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, invalid("the image's %s is not a regular file (mode %#o)", name, st.Mode)
+	}
+	if st.Size > limit {
+		return nil, invalid("the image's %s is %d bytes, more than the %d cria reads", name, st.Size, limit)
+	}
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("the image's %s: %w", name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the image's %s: %w", name, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, invalid("the image's %s is more than the %d bytes cria reads", name, limit)
+	}
+	return b, nil
+}
+
+// openInRoot opens name under rootfs with O_PATH, resolving it as if
+// rootfs were the root (openat2 RESOLVE_IN_ROOT; on kernels without
+// openat2, securejoin and a final O_NOFOLLOW).
+func openInRoot(rootfs, name string) (int, error) {
+	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, strings.TrimPrefix(name, "/"), &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	if !errors.Is(err, unix.ENOSYS) {
+		return fd, err
+	}
+	full, err := securejoin.SecureJoin(rootfs, name)
+	if err != nil {
+		return -1, err
+	}
+	return unix.Open(full, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 }
 
 // deviceAt describes the device node at p.

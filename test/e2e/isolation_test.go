@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +15,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/test/framework"
 )
 
 // sharedPID makes a pod whose containers share one PID namespace.
@@ -264,5 +269,51 @@ func TestFullLogDiskKeepsDraining(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(monitorLog); !strings.Contains(string(b), "log writes resumed") {
 		t.Errorf("monitor log %q: want the recovery reported", b)
+	}
+}
+
+// An image's account files are read as bounded regular files inside its
+// root: a FIFO, a device node or a huge file fails CreateContainer with
+// InvalidArgument and leaves nothing, and a symlink cannot reach the host.
+func TestHostileImageAccountFiles(t *testing.T) {
+	e := newContainerEnv(t)
+	hostPasswd := filepath.Join(e.d.Dir, "host-passwd")
+	if err := os.WriteFile(hostPasswd, []byte("hostonly:x:4242:4242::/:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		files    map[string]framework.File
+		username string
+		wantCode codes.Code
+		wantMsg  string
+	}{
+		{name: "fifo passwd", files: map[string]framework.File{"etc/passwd": {Special: tar.TypeFifo}},
+			wantCode: codes.InvalidArgument, wantMsg: "/etc/passwd is not a regular file"},
+		{name: "char device group", files: map[string]framework.File{"etc/group": {Special: tar.TypeChar, Major: 1, Minor: 5}},
+			wantCode: codes.InvalidArgument, wantMsg: "/etc/group is not a regular file"},
+		{name: "5 MiB passwd", files: map[string]framework.File{"etc/passwd": {Content: bytes.Repeat([]byte("u:x:1:1::/:/bin/sh\n"), 5<<20/19+1)}},
+			wantCode: codes.InvalidArgument, wantMsg: "more than the 4194304 cria reads"},
+		{name: "passwd symlink to a host file", files: map[string]framework.File{"etc/passwd": {Link: hostPasswd}},
+			username: "hostonly", wantCode: codes.InvalidArgument, wantMsg: "hostonly"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "hostile/" + strings.ToLower(strings.ReplaceAll(tc.name, " ", "-")) + ":1"
+			e.reg.Push(t, name, framework.BuildImage(t, framework.ImageSpec{Files: tc.files}))
+			mustPull(t, e.d, "registry.k8s.io/"+name)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, err := e.d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: e.pod, SandboxConfig: e.podCfg, Config: &runtimeapi.ContainerConfig{
+				Metadata: &runtimeapi.ContainerMetadata{Name: strings.ToLower(strings.ReplaceAll(tc.name, " ", "-"))},
+				Image:    &runtimeapi.ImageSpec{Image: "registry.k8s.io/" + name},
+				Linux:    &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{RunAsUsername: tc.username}},
+			}})
+			if status.Code(err) != tc.wantCode || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("CreateContainer: %v, want %v naming %q", err, tc.wantCode, tc.wantMsg)
+			}
+			if list, _ := e.d.Runtime.ListContainers(ctxT(t), &runtimeapi.ListContainersRequest{}); len(list.GetContainers()) != 0 {
+				t.Errorf("a refused create left %v", list.GetContainers())
+			}
+		})
 	}
 }

@@ -48,6 +48,10 @@ type File struct {
 	Content []byte
 	Mode    int64  // 0644 when zero
 	Link    string // if set, the file is a symbolic link to Link
+	// Special, if set, makes the file a FIFO (tar.TypeFifo) or a device
+	// node (tar.TypeChar, tar.TypeBlock, with Major and Minor).
+	Special      byte
+	Major, Minor int64
 }
 
 // ImageSpec describes a test image: busybox plus the given config and files.
@@ -341,9 +345,12 @@ func layerFromFiles(files map[string]File) (v1.Layer, error) {
 		if hdr.Mode == 0 {
 			hdr.Mode = 0o644
 		}
-		if f.Link != "" {
+		switch {
+		case f.Link != "":
 			hdr.Typeflag, hdr.Linkname, hdr.Mode = tar.TypeSymlink, f.Link, 0o777
-		} else {
+		case f.Special != 0:
+			hdr.Typeflag, hdr.Devmajor, hdr.Devminor = f.Special, f.Major, f.Minor
+		default:
 			hdr.Typeflag, hdr.Size = tar.TypeReg, int64(len(f.Content))
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
