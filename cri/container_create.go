@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/encoding/protojson"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -89,9 +90,8 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	c := &store.Container{
 		ID: id, Name: name, SandboxID: sb.ID, Config: raw, ImageRef: cfg.GetImage().GetImage(),
 		State: store.ContainerCreated, Reason: reasonCreating, CreatedAt: time.Now().UnixNano(),
-		Dir:        filepath.Join(s.opts.Config.RunRoot, "containers", id),
-		VolumesDir: filepath.Join(s.opts.Config.Root, "volumes", id),
-		LogPath:    logFile,
+		Dir:     filepath.Join(s.opts.Config.RunRoot, "containers", id),
+		LogPath: logFile,
 	}
 	if c.LogPath == "" {
 		c.LogPath = filepath.Join(c.Dir, "output.log")
@@ -296,22 +296,52 @@ func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.Container
 			return specgen.Input{}, invalid("config.linux.security_context.seccomp.localhost_ref %q: unreadable or larger than 1 MiB", ref)
 		}
 	}
-	if len(volumes) > 0 {
-		in.ImageVolumes = map[string]string{}
-		dsts := make([]string, 0, len(volumes))
-		for v := range volumes {
-			dsts = append(dsts, v)
-		}
-		sort.Strings(dsts)
-		for i, v := range dsts {
-			dir := filepath.Join(c.VolumesDir, fmt.Sprint(i))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return specgen.Input{}, err
-			}
-			in.ImageVolumes[v] = dir
-		}
+	if err := makeImageVolumes(c.Rootfs, volumes, in); err != nil {
+		return specgen.Input{}, err
 	}
 	return in, nil
+}
+
+// maxImageVolumes bounds the VOLUMEs an image may declare.
+const maxImageVolumes = 128
+
+// makeImageVolumes keeps the image's VOLUMEs in the container's writable
+// layer, as CRI-O's default ("mkdir") does: a path the image has keeps its
+// content, owner and mode; a missing one is made, inside the rootfs. So a
+// volume is never a host directory that other host users could reach, and
+// never hides what the image ships. A VOLUME under /proc, /sys or /dev, or
+// at a file cria or the CRI config mounts, is ignored: a runtime mount is
+// never replaced by image metadata. More than maxImageVolumes is refused.
+func makeImageVolumes(rootfs string, volumes map[string]struct{}, in specgen.Input) error {
+	if len(volumes) > maxImageVolumes {
+		return invalid("the image declares %d volumes, more than the %d cria accepts", len(volumes), maxImageVolumes)
+	}
+	mounted := map[string]bool{"/etc/hosts": true, "/etc/resolv.conf": true, "/etc/hostname": true}
+	for _, m := range in.Config.GetMounts() {
+		mounted[path.Clean(m.GetContainerPath())] = true
+	}
+	for v := range volumes {
+		dst := path.Clean("/" + v)
+		if !imageVolumeAllowed(dst) || mounted[dst] {
+			continue
+		}
+		if err := pathrs.MkdirAll(rootfs, dst, 0o755); err != nil {
+			return invalid("the image's VOLUME %q: %v", v, err)
+		}
+	}
+	return nil
+}
+
+// imageVolumeAllowed tells whether an image may declare a VOLUME at the
+// clean absolute path dst: not the root, nor under the kernel's and the
+// runtime's own filesystems.
+func imageVolumeAllowed(dst string) bool {
+	for _, p := range []string{"/proc", "/sys", "/dev"} {
+		if dst == p || strings.HasPrefix(dst, p+"/") {
+			return false
+		}
+	}
+	return dst != "/"
 }
 
 // hostCapabilities returns the capabilities this daemon holds (its

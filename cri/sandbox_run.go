@@ -187,7 +187,7 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 		}
 	}()
 
-	if err := os.MkdirAll(filepath.Join(dir, "ns"), 0o711); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "ns"), 0o700); err != nil {
 		return "", err
 	}
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")

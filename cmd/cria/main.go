@@ -152,9 +152,15 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	if warning != "" {
 		log.Warn(warning)
 	}
+	// Only root may enter cria's state: it holds containers' root
+	// filesystems, logs and sockets (CVE-2021-41091, CVE-2021-41103). Set
+	// explicitly: MkdirAll honours the umask and leaves existing modes.
 	for _, dir := range []string{cfg.Root, cfg.RunRoot} {
-		if err := os.MkdirAll(dir, 0o711); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("creating state directory: %w", err)
+		}
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("state directory: %w", err)
 		}
 	}
 

@@ -59,9 +59,6 @@ type Input struct {
 	Rootfs string
 	// User is the resolved process identity (see ResolveUser).
 	User User
-	// ImageVolumes maps each volume the image declares to the host
-	// directory that backs it.
-	ImageVolumes map[string]string
 	// ImageMounts maps the index of each CRI mount that names an image
 	// to the host path of that image's mounted layer (or sub path).
 	ImageMounts map[int]string
@@ -384,16 +381,6 @@ func Mounts(in Input) ([]specs.Mount, error) {
 		if f.src != "" && !criDests[f.dst] {
 			ro := in.Config.GetLinux().GetSecurityContext().GetReadonlyRootfs() && f.dst != "/dev/shm"
 			out = append(out, bind(f.src, f.dst, ro))
-		}
-	}
-	vols := make([]string, 0, len(in.ImageVolumes))
-	for dst := range in.ImageVolumes {
-		vols = append(vols, dst)
-	}
-	sort.Strings(vols)
-	for _, dst := range vols {
-		if !criDests[path.Clean(dst)] {
-			out = append(out, bind(in.ImageVolumes[dst], dst, false))
 		}
 	}
 	for i, m := range in.Config.GetMounts() {

@@ -329,11 +329,14 @@ func TestGenerate(t *testing.T) {
 		{name: "relative host path", edit: func(in *Input) {
 			in.Config.Mounts = []*runtimeapi.Mount{{ContainerPath: "/data", HostPath: "srv/data"}}
 		}, wantErr: "config.mounts[0].host_path"},
-		{name: "image volumes", edit: func(in *Input) {
-			in.ImageVolumes = map[string]string{"/var/cache": "/var/lib/cria/containers/c0ffee/volumes/1"}
+		{name: "image VOLUMEs are no mounts", edit: func(in *Input) {
+			in.Image.Volumes = map[string]struct{}{"/var/cache": {}, "/proc": {}, "/dev/shm": {}}
 		}, check: func(t *testing.T, s *specs.Spec) {
-			if m := mountAt(s, "/var/cache"); m == nil || m.Source != "/var/lib/cria/containers/c0ffee/volumes/1" {
-				t.Errorf("image volume mount = %+v", m)
+			if m := mountAt(s, "/var/cache"); m != nil {
+				t.Errorf("image volume mounted: %+v; want it kept in the writable layer", m)
+			}
+			if m := mountAt(s, "/proc"); m == nil || m.Type != "proc" {
+				t.Errorf("/proc = %+v, want procfs whatever the image declares", m)
 			}
 		}},
 		{name: "devices", edit: func(in *Input) {

@@ -41,7 +41,8 @@ type Container struct {
 	ExitCode   int32 `json:"exit_code"`
 
 	// Dir is the run directory (spec, monitor files); Rootfs the mounted
-	// root filesystem; VolumesDir holds the image's volumes.
+	// root filesystem; VolumesDir, set only by builds that kept image
+	// VOLUMEs in host directories, is removed with the container.
 	Dir        string `json:"dir"`
 	Rootfs     string `json:"rootfs,omitempty"`
 	VolumesDir string `json:"volumes_dir,omitempty"`

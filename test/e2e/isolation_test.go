@@ -317,3 +317,47 @@ func TestHostileImageAccountFiles(t *testing.T) {
 		})
 	}
 }
+
+// Image VOLUMEs stay in the container's writable layer with the image's
+// content: no host directory backs them, and none replaces a runtime mount.
+func TestImageVolumesStayInTheWritableLayer(t *testing.T) {
+	e := newContainerEnv(t)
+	e.reg.Push(t, "volumes:1", framework.BuildImage(t, framework.ImageSpec{
+		Volumes: []string{"/data", "/empty/dir", "/proc/sys", "/dev/shm", "/etc/hosts", "/sys"},
+		Files:   map[string]framework.File{"data/seed": {Content: []byte("from-image\n")}},
+	}))
+	mustPull(t, e.d, "registry.k8s.io/volumes:1")
+	out, code := e.runOnce(t, "cat /data/seed && echo new > /data/new && cat /data/new && test -d /empty/dir && echo empty-made; "+
+		"grep -E ' /dev/shm | /proc | /etc/hosts ' /proc/self/mounts | cut -d' ' -f2,3", func(c *runtimeapi.ContainerConfig) {
+		c.Image.Image = "registry.k8s.io/volumes:1"
+	})
+	for _, want := range []string{"stdout F from-image", "stdout F new", "stdout F empty-made", "stdout F /proc proc", "stdout F /dev/shm tmpfs", "stdout F /etc/hosts"} {
+		if !strings.Contains("|"+out+"|", "|"+want) {
+			t.Errorf("exit %d, output %q: want %q", code, out, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.d.Config.Root, "volumes")); !os.IsNotExist(err) {
+		t.Errorf("a host directory for volumes exists (%v)", err)
+	}
+}
+
+// Only root may enter cria's state directories.
+func TestStateDirectoriesArePrivate(t *testing.T) {
+	e := newContainerEnv(t)
+	id, _, _ := e.startSleeper(t)
+	for _, dir := range []string{
+		e.d.Config.Root, e.d.Config.RunRoot,
+		filepath.Join(e.d.Config.Root, "sandboxes"), filepath.Join(e.d.Config.Root, "containers"),
+		filepath.Join(e.d.Config.RunRoot, "sandboxes", e.pod), filepath.Join(e.d.Config.RunRoot, "sandboxes", e.pod, "ns"),
+		filepath.Join(e.d.Config.RunRoot, "containers", id),
+	} {
+		st, err := os.Stat(dir)
+		if err != nil {
+			t.Errorf("stat %s: %v", dir, err)
+			continue
+		}
+		if perm := st.Mode().Perm(); perm&0o067 != 0 {
+			t.Errorf("%s has mode %#o, want 0700 (or 0710)", dir, perm)
+		}
+	}
+}
