@@ -27,6 +27,7 @@ import (
 	"github.com/cria-runtime/cria/cri/specgen"
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/oci/atomicfile"
+	"github.com/cria-runtime/cria/oci/logfile"
 	"github.com/cria-runtime/cria/oci/monitor"
 )
 
@@ -147,14 +148,25 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if err := atomicfile.WriteFile(filepath.Join(c.Dir, monitor.SpecFile), b, 0o600); err != nil {
 		return nil, err
 	}
+	logRoot := c.Dir
 	if logFile != "" {
-		if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
-			return nil, fmt.Errorf("creating the log directory: %w", err)
+		// The pod's directory is the kubelet's; below it nothing is
+		// followed through a symlink, at create and at each reopen.
+		logRoot = sbCfg.GetLogDirectory()
+		if err := os.MkdirAll(logRoot, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the pod's log directory: %w", err)
+		}
+		err := logfile.MkdirBeneath(logRoot, filepath.Dir(cfg.GetLogPath()), 0o755)
+		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EXDEV) {
+			return nil, invalid("config.log_path %q: %v", cfg.GetLogPath(), err)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	// The next create's monitor is made ready once this one is answered.
 	defer s.opts.Monitors.Refill()
-	if err := s.createInit(c, cfg); err != nil {
+	if err := s.createInit(c, cfg, logRoot); err != nil {
 		return nil, err
 	}
 	c.Reason = ""

@@ -22,8 +22,8 @@ const createTimeout = time.Minute
 // createInit has a new monitor create the container c from its spec, as
 // `runc create` does: the container's namespaces, cgroups, mounts and init
 // are made, and the init waits for StartContainer. c records the monitor
-// and the init.
-func (s *RuntimeService) createInit(c *store.Container, cfg *runtimeapi.ContainerConfig) error {
+// and the init. The monitor opens c's log beneath logRoot.
+func (s *RuntimeService) createInit(c *store.Container, cfg *runtimeapi.ContainerConfig, logRoot string) error {
 	helperArgs := []string{"--id", c.ID, "--dir", c.Dir, "--runtime-root", s.opts.Runtime.Root}
 	if s.opts.Runtime.Systemd {
 		helperArgs = append(helperArgs, "--systemd")
@@ -33,15 +33,21 @@ func (s *RuntimeService) createInit(c *store.Container, cfg *runtimeapi.Containe
 		helperArgs = append(helperArgs, "--terminal")
 	}
 	monPid, pid, err := s.opts.Monitors.Create(monitor.Options{
-		ID: c.ID, Dir: c.Dir, LogPath: c.LogPath, HelperArgs: helperArgs, ExecFifo: s.opts.Runtime.ExecFifo(c.ID),
+		ID: c.ID, Dir: c.Dir, LogPath: c.LogPath, LogRoot: logRoot, HelperArgs: helperArgs, ExecFifo: s.opts.Runtime.ExecFifo(c.ID),
 		Terminal: tty, Stdin: cfg.GetStdin(), StdinOnce: cfg.GetStdinOnce(),
 	}, createTimeout)
 	if err != nil {
 		return err
 	}
 	c.MonitorPid, c.Pid = monPid, pid
-	c.MonitorStart, _ = processStart(monPid)
-	c.PidStart, _ = processStart(pid)
+	// Without its start time a pid cannot be told from a reused one: every
+	// later check would take the container for gone.
+	if c.MonitorStart, err = processStart(monPid); err != nil {
+		return fmt.Errorf("the container's monitor (pid %d): %w", monPid, err)
+	}
+	if c.PidStart, err = processStart(pid); err != nil {
+		return fmt.Errorf("the container's init (pid %d): %w", pid, err)
+	}
 	return nil
 }
 

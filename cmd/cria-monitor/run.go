@@ -168,7 +168,7 @@ func run(o wire.Options, h *helper, syncPipe *os.File) int {
 		_ = unix.Dup3(int(f.Fd()), 2, 0)
 		f.Close()
 	}
-	log, err := logfile.Open(o.LogPath, func(msg string) { os.Stderr.WriteString("cria-monitor: " + msg + "\n") })
+	log, err := logfile.Open(o.LogRoot, o.LogPath, func(msg string) { os.Stderr.WriteString("cria-monitor: " + msg + "\n") })
 	if err != nil {
 		return fail(err)
 	}

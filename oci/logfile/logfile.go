@@ -11,10 +11,15 @@ package logfile
 
 import (
 	"bytes"
+	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // MaxRecord is the longest content one record carries; longer lines are
@@ -30,8 +35,8 @@ const MaxRecord = 16 << 10
 // once the file can be written again. The drops are reported through
 // Report, rate-limited.
 type File struct {
-	path string
-	now  func() time.Time
+	root, path string
+	now        func() time.Time
 
 	mu sync.Mutex // protects the fields below
 	f  *os.File
@@ -48,27 +53,89 @@ type File struct {
 // ReportEvery is the most often that a File reports dropped records.
 const ReportEvery = 10 * time.Second
 
-// Open opens (creating, appending) the log file at path. report, if not
-// nil, is told of records dropped on write errors (at most once every
-// ReportEvery) and of the writes' recovery; it must not block.
-func Open(path string, report func(string)) (*File, error) {
-	f, err := openAppend(path)
+// Open opens (creating, appending) the log file at path, which lies
+// beneath the directory root (the pod's log directory; "" means path's own
+// directory): it is opened from root without following any symlink, so
+// that a link planted in the directory cannot send the output elsewhere.
+// report, if not nil, is told of records dropped on write errors (at most
+// once every ReportEvery) and of the writes' recovery; it must not block.
+func Open(root, path string, report func(string)) (*File, error) {
+	if root == "" {
+		root = filepath.Dir(path)
+	}
+	f, err := openAppend(root, path)
 	if err != nil {
 		return nil, err
 	}
-	return &File{path: path, f: f, now: time.Now, report: report}, nil
+	return &File{root: root, path: path, f: f, now: time.Now, report: report}, nil
 }
 
-func openAppend(path string) (*os.File, error) {
-	// The error names the operation and the path.
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+func openAppend(root, path string) (*os.File, error) {
+	rel, err := filepath.Rel(root, path)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "../") || rel == ".." {
+		return nil, &os.PathError{Op: "open", Path: path, Err: errors.New("not beneath " + root)}
+	}
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: root, Err: err}
+	}
+	defer unix.Close(dir)
+	fd, err := unix.Openat2(dir, rel, &unix.OpenHow{
+		Flags:   unix.O_WRONLY | unix.O_APPEND | unix.O_CREAT | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Mode:    0o640,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS,
+	})
+	if errors.Is(err, unix.ENOSYS) {
+		// No openat2 (before Linux 5.6): at least not through a final
+		// symlink.
+		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o640)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// MkdirBeneath makes the directories of rel (a relative path) beneath
+// root, mode perm, without following any symlink: each component is made,
+// then opened beneath its parent with RESOLVE_NO_SYMLINKS. Existing
+// directories are kept.
+func MkdirBeneath(root, rel string, perm uint32) error {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: root, Err: err}
+	}
+	for _, part := range strings.Split(filepath.Clean(rel), "/") {
+		if part == "." || part == "" {
+			continue
+		}
+		if part == ".." {
+			unix.Close(dir)
+			return &os.PathError{Op: "mkdir", Path: rel, Err: errors.New("leaves " + root)}
+		}
+		if err := unix.Mkdirat(dir, part, perm); err != nil && !errors.Is(err, unix.EEXIST) {
+			unix.Close(dir)
+			return &os.PathError{Op: "mkdir", Path: filepath.Join(root, rel), Err: err}
+		}
+		next, err := unix.Openat2(dir, part, &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS,
+		})
+		unix.Close(dir)
+		if err != nil {
+			return &os.PathError{Op: "open", Path: filepath.Join(root, rel), Err: err}
+		}
+		dir = next
+	}
+	unix.Close(dir)
+	return nil
 }
 
 // Reopen closes the file and opens its path again, so that after a rename
 // writes go to a new file at the original path. Records are never split
 // across the two files.
 func (l *File) Reopen() error {
-	f, err := openAppend(l.path)
+	f, err := openAppend(l.root, l.path)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ const ts = "2026-11-28T10:00:00.123456789Z"
 func openTest(t *testing.T) (*File, string) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "0.log")
-	l, err := Open(p, nil)
+	l, err := Open("", p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestTimestampIsRFC3339Nano(t *testing.T) {
 func TestWriteErrorsDropRecordsAndRecover(t *testing.T) {
 	var reports []string
 	p := filepath.Join(t.TempDir(), "0.log")
-	full, err := Open("/dev/full", func(m string) { reports = append(reports, m) })
+	full, err := Open("/dev", "/dev/full", func(m string) { reports = append(reports, m) })
 	if err != nil {
 		t.Fatal(err)
 	}

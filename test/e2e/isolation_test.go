@@ -361,3 +361,59 @@ func TestStateDirectoriesArePrivate(t *testing.T) {
 		}
 	}
 }
+
+// Logs are opened beneath the pod's log directory without following a
+// symlink, at create and at every reopen: a link planted by whoever can
+// write that directory never redirects a container's output.
+func TestLogSymlinksAreNotFollowed(t *testing.T) {
+	e := newContainerEnv(t)
+	victim := filepath.Join(e.d.Dir, "victim")
+	if err := os.WriteFile(victim, []byte("untouched\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	victimDir := filepath.Join(e.d.Dir, "victim-dir")
+	os.MkdirAll(victimDir, 0o700)
+	os.MkdirAll(filepath.Join(e.logDir, "planted"), 0o755)
+	if err := os.Symlink(victim, filepath.Join(e.logDir, "planted", "0.log")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victimDir, filepath.Join(e.logDir, "linkdir")); err != nil {
+		t.Fatal(err)
+	}
+	create := func(name, logPath string) error {
+		_, err := e.d.Runtime.CreateContainer(ctxT(t), &runtimeapi.CreateContainerRequest{PodSandboxId: e.pod, SandboxConfig: e.podCfg, Config: &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: name}, Image: &runtimeapi.ImageSpec{Image: busybox},
+			Command: []string{"echo", "leaked"}, LogPath: logPath,
+		}})
+		return err
+	}
+	if err := create("planted", "planted/0.log"); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("create with a symlink at the log path: %v, want a refusal", err)
+	}
+	if err := create("linkdir", "linkdir/0.log"); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("create with a symlinked log directory: %v, want InvalidArgument", err)
+	}
+	if entries, _ := os.ReadDir(victimDir); len(entries) != 0 {
+		t.Errorf("files made through a symlinked log directory: %v", entries)
+	}
+
+	// ReopenContainerLog after the kubelet's file was swapped for a link.
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "while true; do echo leaked; sleep 0.05; done"}
+	})
+	e.start(t, id)
+	logPath := e.status(t, id).LogPath
+	if err := os.Rename(logPath, logPath+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, logPath); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.d.Runtime.ReopenContainerLog(ctxT(t), &runtimeapi.ReopenContainerLogRequest{ContainerId: id}); err == nil {
+		t.Errorf("ReopenContainerLog through a symlink succeeded")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if b, _ := os.ReadFile(victim); string(b) != "untouched\n" {
+		t.Errorf("the symlink's target was written: %q", b)
+	}
+}

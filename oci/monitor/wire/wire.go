@@ -107,8 +107,10 @@ type Options struct {
 	ID string
 	// Dir is the container's run directory (spec, pid, exit, socket).
 	Dir string
-	// LogPath is the CRI log file.
-	LogPath string
+	// LogPath is the CRI log file, beneath LogRoot (the pod's log
+	// directory): it is opened from there without following any symlink.
+	// An empty LogRoot means LogPath's own directory.
+	LogPath, LogRoot string
 	// HelperArgs are what the monitor sends its start helper (the
 	// cria-start it started in standby).
 	HelperArgs []string
@@ -127,6 +129,9 @@ type Options struct {
 // OptionsFd.
 func (o Options) Args() []string {
 	a := []string{"--id", o.ID, "--dir", o.Dir, "--log", o.LogPath}
+	if o.LogRoot != "" {
+		a = append(a, "--log-root", o.LogRoot)
+	}
 	for _, h := range o.HelperArgs {
 		a = append(a, "--helper-arg", h)
 	}
@@ -158,6 +163,8 @@ func ParseArgs(args []string) (Options, error) {
 			o.Dir = v
 		case "--log":
 			o.LogPath = v
+		case "--log-root":
+			o.LogRoot = v
 		case "--helper-arg":
 			o.HelperArgs = append(o.HelperArgs, v)
 		case "--exec-fifo":
@@ -174,6 +181,9 @@ func ParseArgs(args []string) (Options, error) {
 	}
 	if o.ID == "" || !filepath.IsAbs(o.Dir) || !filepath.IsAbs(o.LogPath) || !filepath.IsAbs(o.ExecFifo) {
 		return o, errors.New("--id, and absolute --dir, --log and --exec-fifo, are required")
+	}
+	if o.LogRoot != "" && !strings.HasPrefix(o.LogPath, filepath.Clean(o.LogRoot)+"/") {
+		return o, errors.New("--log must be beneath --log-root")
 	}
 	return o, nil
 }
