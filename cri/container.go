@@ -76,6 +76,13 @@ func (s *RuntimeService) observe(c *store.Container) *store.Container {
 		// The monitor may have written it just now.
 		exit, _ = monitor.ReadExit(c.Dir)
 	}
+	if c.SharesPID && exit != nil {
+		// Its init is dead; what it started lives on in the shared PID
+		// namespace unless killed, as containerd's shim does.
+		if err := s.opts.Runtime.KillAll(c.ID); err != nil {
+			Logger(context.Background()).Warn("killing what an exited container left", "container_id", c.ID, "error", err)
+		}
+	}
 	updated, err := s.containers.Update(c.ID, func(r *store.Container) error {
 		r.State = store.ContainerExited
 		if exit == nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/containerd/errdefs"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/encoding/protojson"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -141,6 +142,7 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 		return nil, err
 	}
 	cgroups.DropUnavailable(spec.Linux.Resources)
+	c.SharesPID = sharesPIDNamespace(spec)
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return nil, err
@@ -312,6 +314,17 @@ func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.Container
 		return specgen.Input{}, err
 	}
 	return in, nil
+}
+
+// sharesPIDNamespace tells whether spec joins an existing PID namespace
+// (or keeps the host's) rather than making one of its own.
+func sharesPIDNamespace(spec *specs.Spec) bool {
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace {
+			return ns.Path != ""
+		}
+	}
+	return true
 }
 
 // maxImageVolumes bounds the VOLUMEs an image may declare.

@@ -49,6 +49,11 @@ type Container struct {
 	LogPath    string `json:"log_path"`
 	StopSignal string `json:"stop_signal"`
 
+	// SharesPID tells that the container has no PID namespace of its own
+	// (its pod's, the host's or another container's): when its init dies,
+	// the rest of its processes must be killed through its cgroup.
+	SharesPID bool `json:"shares_pid,omitempty"`
+
 	// User is the identity the container's processes run as.
 	User *ContainerUser `json:"user,omitempty"`
 

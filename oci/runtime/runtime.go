@@ -171,6 +171,24 @@ func (r *Runtime) Delete(id string) error {
 	return nil
 }
 
+// KillAll sends SIGKILL to every process of container id that is left in
+// its cgroup, for a container that shares a PID namespace (its pod's, or
+// the host's): there the death of its init kills nothing else. A container
+// that is gone, or has nothing left, is no error.
+func (r *Runtime) KillAll(id string) error {
+	c, err := libcontainer.Load(r.Root, id)
+	if errors.Is(err, libcontainer.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("loading container %s: %w", id, err)
+	}
+	if err := c.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+		return fmt.Errorf("killing what is left of container %s: %w", id, err)
+	}
+	return nil
+}
+
 // killAndDestroy kills a running container's processes, waits for its
 // init to die and destroys it.
 func killAndDestroy(c *libcontainer.Container) error {

@@ -417,3 +417,66 @@ func TestLogSymlinksAreNotFollowed(t *testing.T) {
 		t.Errorf("the symlink's target was written: %q", b)
 	}
 }
+
+// processesRunning counts the host's processes whose command line is args.
+func processesRunning(args ...string) int {
+	want := strings.Join(args, "\x00") + "\x00"
+	n := 0
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline")); err == nil && string(b) == want {
+			n++
+		}
+	}
+	return n
+}
+
+// In a shared-PID or host-PID pod, a container's init dying kills nothing
+// else: stop and exit kill every process of the container, through its
+// cgroup.
+func TestStopAndExitKillTheWholeContainer(t *testing.T) {
+	for _, mode := range []runtimeapi.NamespaceMode{runtimeapi.NamespaceMode_POD, runtimeapi.NamespaceMode_NODE} {
+		t.Run(mode.String(), func(t *testing.T) {
+			e := newContainerEnv(t, func(c *runtimeapi.PodSandboxConfig) { c.Linux.SecurityContext.NamespaceOptions.Pid = mode })
+			pidMode := func(c *runtimeapi.ContainerConfig) { c.Linux.SecurityContext.NamespaceOptions.Pid = mode }
+			waitGone := func(what string, args ...string) {
+				t.Helper()
+				deadline := time.Now().Add(10 * time.Second)
+				for processesRunning(args...) != 0 {
+					if time.Now().After(deadline) {
+						t.Errorf("%s: %q still runs 10s later", what, strings.Join(args, " "))
+						return
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			// Stopped: its children go with it.
+			stopped := e.create(t, func(c *runtimeapi.ContainerConfig) {
+				pidMode(c)
+				c.Command = []string{"sh", "-c", "sleep 1201 & sleep 1202 & exec sleep 1203"}
+			})
+			e.start(t, stopped)
+			for deadline := time.Now().Add(5 * time.Second); processesRunning("sleep", "1201") == 0; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the container's children never ran")
+				}
+			}
+			if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: stopped, Timeout: 2}); err != nil {
+				t.Fatal(err)
+			}
+			waitGone("after StopContainer", "sleep", "1201")
+			waitGone("after StopContainer", "sleep", "1202")
+
+			// Exited by itself: the same.
+			exited := e.create(t, func(c *runtimeapi.ContainerConfig) {
+				pidMode(c)
+				c.Command = []string{"sh", "-c", "sleep 1204 > /dev/null 2>&1 & sleep 0.3; exit 3"}
+			})
+			e.start(t, exited)
+			if st := e.waitExited(t, exited); st.ExitCode != 3 {
+				t.Errorf("exit code %d, want 3", st.ExitCode)
+			}
+			waitGone("after its init exited", "sleep", "1204")
+		})
+	}
+}
