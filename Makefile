@@ -18,6 +18,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 BIN    := $(CURDIR)/bin
 PREFIX ?= /usr/local
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 
 # Pinned tools, built from the Go module proxy into bin/: crictl, and
 # critest (the CRI conformance suite, a test binary of the same module).
@@ -127,6 +128,10 @@ install: build
 	install -D -m 0755 $(BIN)/cria $(DESTDIR)$(PREFIX)/bin/cria
 	install -D -m 0755 $(BIN)/cria-monitor $(DESTDIR)$(PREFIX)/bin/cria-monitor
 	install -D -m 0755 $(BIN)/cria-start $(DESTDIR)$(PREFIX)/bin/cria-start
+	# KillMode=process: restarting the service leaves containers running.
+	install -d -m 0755 $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	sed 's|/usr/local/bin/cria|$(PREFIX)/bin/cria|' contrib/systemd/cria.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/cria.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/cria.service
 	@if [ -z "$$(ls $(DESTDIR)/etc/cni/net.d/*.conf* 2>/dev/null)" ]; then \
 		install -D -m 0644 contrib/cni/10-cria-bridge.conflist $(DESTDIR)/etc/cni/net.d/10-cria-bridge.conflist && \
 		echo "wrote $(DESTDIR)/etc/cni/net.d/10-cria-bridge.conflist (bridge cria0, 10.88.0.0/16)"; \

@@ -23,6 +23,13 @@ import (
 	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
 
+// The oom_score_adj of monitors and pause processes: the kubelet's value
+// for a runtime's helpers (containerd's shims, CRI-O's conmon, the pause).
+const (
+	monitorOOMScoreAdj = "-999"
+	pauseOOMScoreAdj   = "-998"
+)
+
 func main() {
 	switch {
 	case len(os.Args) == 3 && os.Args[1] == "pause":
@@ -51,6 +58,10 @@ func standby(helperPath string, syncPipe *os.File) int {
 	if err != nil {
 		return fail(err)
 	}
+	// What the kubelet expects of a runtime's helpers, where the kernel
+	// lets this process lower its score (CAP_SYS_RESOURCE). After the
+	// helper has started: the container's init must not inherit it.
+	_ = os.WriteFile("/proc/self/oom_score_adj", []byte(monitorOOMScoreAdj), 0)
 	b, err := io.ReadAll(os.NewFile(wire.OptionsFd, "options"))
 	if err != nil || len(b) == 0 {
 		h.close()

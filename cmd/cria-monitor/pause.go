@@ -59,6 +59,8 @@ func pause(root string) int {
 // any set on any thread, no_new_privs, and a seccomp filter that allows
 // only what the Go runtime and the reaping loop use.
 func confine(root string) error {
+	// Before /proc goes, and where the kernel allows it.
+	_ = os.WriteFile("/proc/self/oom_score_adj", []byte(pauseOOMScoreAdj), 0)
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return os.NewSyscallError("making its mounts private: mount", err)
 	}

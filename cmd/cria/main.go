@@ -239,7 +239,11 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	if _, err := os.Stat(startHelper); err != nil {
 		return fmt.Errorf("cria-start, installed beside cria: %w", err)
 	}
-	monitors := monitor.NewLauncher(monitorBin, startHelper)
+	var monitorCgroup *cgroups.ProcessCgroup
+	if cfg.MonitorCgroup != "" && driver == cgroups.Cgroupfs {
+		monitorCgroup = &cgroups.ProcessCgroup{Driver: driver, Name: cfg.MonitorCgroup}
+	}
+	monitors := monitor.NewLauncher(monitorBin, startHelper, monitorCgroup)
 	defer monitors.Close()
 	rt = cri.NewRuntimeService(cri.Options{
 		Containers:   containers,

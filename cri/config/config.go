@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -41,6 +42,8 @@ type Config struct {
 	Log LogConfig `toml:"log" json:"log" comment:"cria's own log, written to standard error."`
 	// MonitorPath is the cria-monitor binary; empty means beside cria.
 	MonitorPath string `toml:"monitor_path" json:"monitor_path" comment:"The cria-monitor binary (per-container monitor and pod pause program). Empty: the one beside the cria binary."`
+	// MonitorCgroup is the cgroup monitors are moved into (cgroupfs).
+	MonitorCgroup string `toml:"monitor_cgroup" json:"monitor_cgroup" comment:"With the cgroupfs driver, the cgroup (under the root of each hierarchy) that container monitors are moved into, out of the daemon's own, so that a service manager stopping the daemon's cgroup leaves them, and their memory is counted apart. Empty: they stay in the daemon's. With the systemd driver they stay in the daemon's unit, which must have KillMode=process (contrib/systemd/cria.service)."`
 	// Network configures pod networking.
 	Network NetworkConfig `toml:"network" json:"network" comment:"Pod networking (CNI)."`
 	// Pod configures pod sandboxes.
@@ -164,10 +167,11 @@ type LogConfig struct {
 // Default returns the embedded defaults. Each call returns a fresh value.
 func Default() Config {
 	return Config{
-		Root:         "/var/lib/cria",
-		RunRoot:      "/run/cria",
-		Socket:       "/run/cria/cria.sock",
-		CgroupDriver: "cgroupfs",
+		Root:          "/var/lib/cria",
+		RunRoot:       "/run/cria",
+		Socket:        "/run/cria/cria.sock",
+		CgroupDriver:  "cgroupfs",
+		MonitorCgroup: "cria-monitors",
 		Log: LogConfig{
 			Level:  "info",
 			Format: "text",
@@ -278,6 +282,9 @@ func (c *Config) Validate() error {
 	}
 	if host, _, err := net.SplitHostPort(c.Metrics.Address); err != nil || net.ParseIP(host) == nil {
 		bad("metrics.address", "%q is not an IP:port", c.Metrics.Address)
+	}
+	if m := c.MonitorCgroup; m != "" && (path.Clean("/"+m) != "/"+strings.TrimPrefix(m, "/") || strings.Contains(m, "..")) {
+		bad("monitor_cgroup", "must be a clean cgroup path without \"..\", got %q", m)
 	}
 	if c.MonitorPath != "" && !filepath.IsAbs(c.MonitorPath) {
 		bad("monitor_path", "must be an absolute path, got %q", c.MonitorPath)

@@ -73,6 +73,8 @@ func TestParse(t *testing.T) {
 		{name: "relative cni conf dir", in: "[network]\ncni_conf_dir = \"net.d\"\n", wantErr: `network.cni_conf_dir: must be an absolute path`},
 		{name: "no plugin dirs", in: "[network]\ncni_plugin_dirs = []\n", wantErr: `network.cni_plugin_dirs: must name at least one`},
 		{name: "relative monitor", in: "monitor_path = \"cria-monitor\"\n", wantErr: `monitor_path: must be an absolute path`},
+		{name: "monitor cgroup leaving its hierarchy", in: "monitor_cgroup = \"../escape\"\n", wantErr: `monitor_cgroup: must be a clean cgroup path`},
+		{name: "monitor cgroup nested", in: "monitor_cgroup = \"system/cria-monitors\"\n"},
 		{name: "streaming address", in: "[streaming]\naddress = \"localhost\"\n", wantErr: `streaming.address: "localhost" is not an IP address`},
 		{name: "streaming port", in: "[streaming]\nport = 70000\n", wantErr: `streaming.port: must be within 0-65535`},
 		{name: "streaming idle", in: "[streaming]\nidle_timeout = \"1ms\"\n", wantErr: `streaming.idle_timeout`},

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
 
@@ -24,6 +25,7 @@ import (
 // (its options pipe reaches EOF), and takes its helper with it.
 type Launcher struct {
 	bin, helper string
+	cgroup      *cgroups.ProcessCgroup
 
 	mu      sync.Mutex // protects ready, filling, closed
 	ready   *standby
@@ -32,9 +34,10 @@ type Launcher struct {
 }
 
 // NewLauncher starts monitors from monitorBin, each with the start helper
-// helper.
-func NewLauncher(monitorBin, helper string) *Launcher {
-	return &Launcher{bin: monitorBin, helper: helper}
+// helper. If cg is not nil, each monitor is moved into it as soon as it
+// has started, out of the daemon's cgroup.
+func NewLauncher(monitorBin, helper string, cg *cgroups.ProcessCgroup) *Launcher {
+	return &Launcher{bin: monitorBin, helper: helper, cgroup: cg}
 }
 
 // standby is a monitor waiting for its container.
@@ -66,7 +69,15 @@ func (l *Launcher) spawn() (*standby, error) {
 	}
 	// Reap it if it exits while this daemon is its parent.
 	go func() { _ = cmd.Wait() }()
-	return &standby{cmd: cmd, options: optW, sync: syncR}, nil
+	sb := &standby{cmd: cmd, options: optW, sync: syncR}
+	if l.cgroup != nil {
+		if err := l.cgroup.Apply(cmd.Process.Pid); err != nil {
+			sb.release()
+			_ = cmd.Process.Kill()
+			return nil, fmt.Errorf("moving the container monitor: %w", err)
+		}
+	}
+	return sb, nil
 }
 
 // release lets a standby go: it reads no options and exits.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,9 @@ func TestSharedPIDPauseIsConfined(t *testing.T) {
 		if _, err := os.Readlink(proc("fd/" + fd)); err == nil {
 			t.Errorf("pause still holds descriptor %s", fd)
 		}
+	}
+	if got, want := oomScoreAdj(t, pid), helperOOMScoreAdj("-998"); got != want {
+		t.Errorf("pause oom_score_adj = %s, want %s", got, want)
 	}
 	if cg, _ := os.ReadFile(proc("cgroup")); !strings.Contains(string(cg), "cria-pause-"+e.pod[:12]) {
 		t.Errorf("pause cgroups = %s, want cria-pause-%s", cg, e.pod[:12])
@@ -479,4 +483,134 @@ func TestStopAndExitKillTheWholeContainer(t *testing.T) {
 			waitGone("after its init exited", "sleep", "1204")
 		})
 	}
+}
+
+// serviceCgroup makes a cgroup of its own for the daemon, as a service
+// manager gives each service (the pids hierarchy on cgroup v1, the unified
+// one on v2), moves the daemon into it, and removes it at the end.
+func serviceCgroup(t *testing.T, pid int) string {
+	t.Helper()
+	dir := "/sys/fs/cgroup/pids/criatest-service-" + strconv.Itoa(pid)
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		dir = "/sys/fs/cgroup/criatest-service-" + strconv.Itoa(pid)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if err := unix.Rmdir(dir); err == nil || time.Now().After(deadline) {
+				if err != nil {
+					t.Errorf("rmdir %s: %v", dir, err)
+				}
+				return
+			}
+		}
+	})
+	if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// A service manager that stops the daemon by killing its whole cgroup
+// (systemd's KillMode=control-group) leaves containers, their monitors and
+// pause processes running, and the restarted daemon reports them right.
+func TestKillingTheDaemonsCgroupLeavesContainers(t *testing.T) {
+	unit, err := os.ReadFile("../../contrib/systemd/cria.service")
+	if err != nil || !strings.Contains(string(unit), "\nKillMode=process\n") || !strings.Contains(string(unit), "\nDelegate=yes\n") {
+		t.Errorf("contrib/systemd/cria.service (%v): want KillMode=process and Delegate=yes", err)
+	}
+	reg := framework.StartRegistry(t)
+	reg.Push(t, "e2e-test-images/busybox:1.29-2", framework.BuildImage(t, framework.ImageSpec{Cmd: []string{"sh"}}))
+	d := framework.StartDaemon(t, framework.WithBridgeNetwork(), framework.WithRegistriesConf(reg.MirrorConf("registry.k8s.io")))
+	service := serviceCgroup(t, d.PID())
+	mustPull(t, d, busybox)
+	e := &containerEnv{d: d, reg: reg, logDir: filepath.Join(d.Dir, "pod-logs")}
+	e.podCfg = podConfig(func(c *runtimeapi.PodSandboxConfig) { c.LogDirectory = e.logDir }, sharedPID)
+	e.pod = runPod(t, d, e.podCfg)
+	t.Cleanup(func() {
+		d.Runtime.StopPodSandbox(ctxT(t), &runtimeapi.StopPodSandboxRequest{PodSandboxId: e.pod})
+		d.Runtime.RemovePodSandbox(ctxT(t), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: e.pod})
+		assertNothingLeft(t, d)
+	})
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		inPodPID(c)
+		c.Command = []string{"sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"}
+	})
+	e.start(t, id)
+	pid, monitorPid := e.pids(t, id)
+	pause := e.pausePid(t)
+	for _, p := range []int{monitorPid, pause} {
+		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", p))
+		if strings.Contains(string(cg), filepath.Base(service)) {
+			t.Errorf("pid %d is still in the daemon's cgroup:\n%s", p, cg)
+		}
+	}
+	if got, want := oomScoreAdj(t, monitorPid), helperOOMScoreAdj("-999"); got != want {
+		t.Errorf("monitor oom_score_adj = %s, want %s", got, want)
+	}
+	if got, want := oomScoreAdj(t, pid), oomScoreAdj(t, os.Getpid()); got != want {
+		t.Errorf("container oom_score_adj = %s, want its own (here the test's %s), not its monitor's", got, want)
+	}
+	if cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", monitorPid)); !strings.Contains(string(cg), d.Config.MonitorCgroup) {
+		t.Errorf("monitor cgroups = %s, want %s", cg, d.Config.MonitorCgroup)
+	}
+
+	// Every process of the daemon's cgroup, as systemd would end them.
+	procs, _ := os.ReadFile(service + "/cgroup.procs")
+	for _, f := range strings.Fields(string(procs)) {
+		p, _ := strconv.Atoi(f)
+		unix.Kill(p, unix.SIGKILL)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(service + "/cgroup.procs"); len(strings.TrimSpace(string(b))) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon's cgroup still has processes")
+		}
+	}
+	for _, p := range []int{pid, monitorPid, pause} {
+		if err := unix.Kill(p, 0); err != nil {
+			t.Errorf("pid %d did not survive its daemon's cgroup: %v", p, err)
+		}
+	}
+	d.Start()
+	if st := e.status(t, id); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("after the restart the container is %v, want running", st.State)
+	}
+	if st, _ := podStatus(t, d, e.pod); st.State != runtimeapi.PodSandboxState_SANDBOX_READY {
+		t.Errorf("after the restart the pod is %v, want ready", st.State)
+	}
+	if _, err := d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.status(t, id); st.ExitCode != 7 {
+		t.Errorf("exit code %d, want 7 (its monitor recorded it)", st.ExitCode)
+	}
+}
+
+func oomScoreAdj(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// helperOOMScoreAdj is the score a runtime helper gets: want where root may
+// lower scores (CAP_SYS_RESOURCE), else this test's own, unchanged.
+func helperOOMScoreAdj(want string) string {
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			if caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil && caps&(1<<unix.CAP_SYS_RESOURCE) != 0 {
+				return want
+			}
+		}
+	}
+	b, _ := os.ReadFile("/proc/self/oom_score_adj")
+	return strings.TrimSpace(string(b))
 }

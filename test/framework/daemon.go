@@ -102,6 +102,8 @@ func NewDaemon(t testing.TB, opts ...DaemonOption) *Daemon {
 	cfg.Image.SignaturePolicy = filepath.Join(dir, "policy.json")
 	// No pod network until a test writes a CNI config here.
 	cfg.Network.CNIConfDir = filepath.Join(dir, "net.d")
+	// Monitors go to a cgroup of this daemon's, removed with it.
+	cfg.MonitorCgroup = "criatest-monitors-" + strings.TrimPrefix(filepath.Base(dir), "cria-test-")
 	d := &Daemon{t: t, Dir: dir, Config: cfg, ConfigPath: filepath.Join(dir, "cria.toml"), logPath: filepath.Join(dir, "daemon.log")}
 	for _, o := range opts {
 		o(d)
@@ -286,9 +288,39 @@ func (d *Daemon) cleanup() {
 	if err := UnmountAll(d.Dir); err != nil {
 		d.t.Errorf("releasing the daemon's mounts: %v", err)
 	}
+	if err := removeCgroup(d.Config.MonitorCgroup, 10*time.Second); err != nil {
+		d.t.Errorf("removing the daemon's monitor cgroup: %v", err)
+	}
 	if err := os.RemoveAll(d.Dir); err != nil {
 		d.t.Errorf("removing the daemon's directory: %v", err)
 	}
+}
+
+// removeCgroup removes the cgroup name from every hierarchy, waiting up to
+// timeout for its processes to leave (a standby monitor exits once its
+// daemon has gone).
+func removeCgroup(name string, timeout time.Duration) error {
+	if name == "" {
+		return nil
+	}
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
+	if _, err := os.Stat("/sys/fs/cgroup/" + name); err == nil {
+		dirs = append(dirs, "/sys/fs/cgroup/"+name)
+	}
+	deadline := time.Now().Add(timeout)
+	for _, d := range dirs {
+		for {
+			err := unix.Rmdir(d)
+			if err == nil || errors.Is(err, unix.ENOENT) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("rmdir %s: %w", d, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // UnmountAll unmounts every mount point at or below dir, deepest first.
