@@ -61,13 +61,21 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if err != nil {
 		return nil, err
 	}
+	// The sandbox's lock, then the container's (StopPodSandbox's order):
+	// the sandbox cannot be stopped or removed while one of its
+	// containers is being made, so no container outlives its sandbox.
+	unlockSb := s.sandboxes.Lock(sb.ID)
+	defer unlockSb()
+	if sb, err = s.sandboxes.Get(sb.ID); err != nil {
+		return nil, err
+	}
 	if sb.State != store.SandboxReady {
 		return nil, fmt.Errorf("sandbox %s is not ready: %w", sb.ID, errdefs.ErrFailedPrecondition)
 	}
 	if lost := lostParts(sb); lost != "" {
 		// Never join a namespace whose holder is gone: the kubelet is told,
 		// and recreates the pod.
-		s.checkSandbox(sb.ID)
+		s.markBroken(ctx, sb, "lost: "+lost)
 		return nil, fmt.Errorf("sandbox %s has lost its %s: %w", sb.ID, lost, errdefs.ErrFailedPrecondition)
 	}
 	sbCfg := sandboxConfig(sb)

@@ -55,7 +55,15 @@ func (s *RuntimeService) createInit(c *store.Container, cfg *runtimeapi.Containe
 // init run the container's command. A start that fails leaves the
 // container exited with reason StartError and the cause in its message.
 func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.StartContainerRequest) (*runtimeapi.StartContainerResponse, error) {
-	c, unlock, err := s.lockContainer(req.GetContainerId())
+	peek, err := s.containers.Get(req.GetContainerId())
+	if err != nil {
+		return nil, err
+	}
+	// The sandbox's lock first, as everywhere: no StopPodSandbox runs
+	// between the check that it is ready and the start.
+	unlockSb := s.sandboxes.Lock(peek.SandboxID)
+	defer unlockSb()
+	c, unlock, err := s.lockContainer(peek.ID)
 	if err != nil {
 		return nil, err
 	}

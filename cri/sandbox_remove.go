@@ -28,9 +28,15 @@ func (s *RuntimeService) RemovePodSandbox(ctx context.Context, req *runtimeapi.R
 	} else if err != nil {
 		return nil, err
 	}
-	for _, c := range s.podContainers(sb.ID) {
-		unlockC := s.containers.Lock(c.ID)
-		err := s.destroyContainer(ctx, c)
+	for _, listed := range s.podContainers(sb.ID) {
+		c, unlockC, err := s.lockContainer(listed.ID)
+		if errors.Is(err, errdefs.ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		err = s.destroyContainer(ctx, c)
 		unlockC()
 		if err != nil {
 			return nil, fmt.Errorf("removing the pod's container %s: %w", c.ID, err)

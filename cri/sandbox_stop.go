@@ -30,9 +30,15 @@ func (s *RuntimeService) StopPodSandbox(ctx context.Context, req *runtimeapi.Sto
 		return nil, err
 	}
 	// The pod's containers first: CRI requires Stop to force them down.
-	for _, c := range s.podContainers(sb.ID) {
-		unlockC := s.containers.Lock(c.ID)
-		_, err := s.stopContainer(ctx, c, 0)
+	for _, listed := range s.podContainers(sb.ID) {
+		c, unlockC, err := s.lockContainer(listed.ID)
+		if errors.Is(err, errdefs.ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		_, err = s.stopContainer(ctx, c, 0)
 		unlockC()
 		if err != nil {
 			return nil, err

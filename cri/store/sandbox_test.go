@@ -78,3 +78,29 @@ func TestSandboxesLifecycleAndReload(t *testing.T) {
 		t.Errorf("Get(\"\") = %v", err)
 	}
 }
+
+// A new record's directory entry is made durable in the store's directory
+// (once, when the record's directory is made), and a failure to do so
+// fails the Put.
+func TestPutSyncsANewRecordsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	s, errs := OpenSandboxes(dir)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	var synced []string
+	s.syncDir = func(d string) error { synced = append(synced, d); return nil }
+	sb := &Sandbox{ID: "cccc3333", Name: "p_ns_uid_0", State: SandboxNotReady, CreatedAt: 1}
+	for i, want := range [][]string{{dir}, {dir}} {
+		if err := s.Put(sb); err != nil {
+			t.Fatal(err)
+		}
+		if len(synced) != len(want) || synced[0] != dir {
+			t.Errorf("Put #%d: synced %v, want %v", i+1, synced, want)
+		}
+	}
+	s.syncDir = func(string) error { return errors.New("EIO") }
+	if err := s.Put(&Sandbox{ID: "dddd4444", Name: "q_ns_uid_0", CreatedAt: 1}); err == nil {
+		t.Error("Put succeeded though its directory entry could not be made durable")
+	}
+}

@@ -36,13 +36,17 @@ type Store[T any, P record[T]] struct {
 
 	opMu  sync.Mutex             // protects opLks
 	opLks map[string]*sync.Mutex // per-id operation locks
+
+	// syncDir makes a directory's entries durable (atomicfile.SyncDir;
+	// a seam for tests).
+	syncDir func(dir string) error
 }
 
 // Open loads every record under dir. Records that cannot be read are
 // returned as errors and left on disk, never deleted; a directory without
 // a record (a create that died before its first write) is removed.
 func Open[T any, P record[T]](dir, kind, file string) (*Store[T, P], []error) {
-	s := &Store[T, P]{dir: dir, kind: kind, file: file, byID: map[string]P{}, names: map[string]string{}, opLks: map[string]*sync.Mutex{}}
+	s := &Store[T, P]{dir: dir, kind: kind, file: file, byID: map[string]P{}, names: map[string]string{}, opLks: map[string]*sync.Mutex{}, syncDir: atomicfile.SyncDir}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return s, []error{err}
 	}
@@ -153,11 +157,20 @@ func (s *Store[T, P]) Put(r P) error {
 		return err
 	}
 	dir := filepath.Join(s.dir, r.recordID())
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	err = os.Mkdir(dir, 0o700)
+	made := err == nil
+	if err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, s.file), b, 0o600); err != nil {
 		return err
+	}
+	if made {
+		// The new record's directory entry too, or a power loss could
+		// forget a record whose side effects (namespaces, IPs) happened.
+		if err := s.syncDir(s.dir); err != nil {
+			return err
+		}
 	}
 	c := clone[T, P](r)
 	s.mu.Lock()

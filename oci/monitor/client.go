@@ -190,8 +190,21 @@ func (l *Launcher) Create(o Options, timeout time.Duration) (monitorPid, initPid
 		}
 		return 0, 0, fmt.Errorf("the container monitor exited without a word (see %s)", filepath.Join(o.Dir, wire.LogFile))
 	case <-time.After(timeout):
-		_ = sb.cmd.Process.Kill()
+		// The monitor and its start helper (the monitor leads a session,
+		// so one process group) both go, and the caller's rollback runs
+		// only once they have: else the helper could finish the create
+		// behind it and leave a container that nothing knows.
+		killGroup(sb.cmd.Process.Pid, 10*time.Second)
 		return 0, 0, fmt.Errorf("the container was not created within %s", timeout)
+	}
+}
+
+// killGroup sends SIGKILL to the process group pgid and waits up to
+// timeout for it to empty.
+func killGroup(pgid int, timeout time.Duration) {
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	for deadline := time.Now().Add(timeout); syscall.Kill(-pgid, 0) == nil && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -614,3 +614,40 @@ func helperOOMScoreAdj(want string) string {
 	b, _ := os.ReadFile("/proc/self/oom_score_adj")
 	return strings.TrimSpace(string(b))
 }
+
+// A RemovePodSandbox racing a CreateContainer in the same pod never leaves
+// a container without its sandbox: the create either finishes first (and
+// the removal takes the container with it) or finds the pod gone.
+func TestCreateRacingPodRemovalLeavesNothing(t *testing.T) {
+	e := newContainerEnv(t)
+	for round := 0; round < 6; round++ {
+		podCfg := podConfig(func(c *runtimeapi.PodSandboxConfig) { c.LogDirectory = e.logDir })
+		pod := runPod(t, e.d, podCfg)
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.d.Runtime.CreateContainer(ctxT(t), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, SandboxConfig: podCfg, Config: &runtimeapi.ContainerConfig{
+				Metadata: &runtimeapi.ContainerMetadata{Name: "racer"}, Image: &runtimeapi.ImageSpec{Image: busybox},
+				Command: []string{"sleep", "3600"}, LogPath: fmt.Sprintf("racer-%d.log", round),
+			}})
+			done <- err
+		}()
+		time.Sleep(time.Duration(round*10) * time.Millisecond)
+		if _, err := e.d.Runtime.StopPodSandbox(ctxT(t), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod}); err != nil {
+			t.Fatalf("round %d: StopPodSandbox: %v", round, err)
+		}
+		if _, err := e.d.Runtime.RemovePodSandbox(ctxT(t), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
+			t.Fatalf("round %d: RemovePodSandbox: %v", round, err)
+		}
+		createErr := <-done
+		list, err := e.d.Runtime.ListContainers(ctxT(t), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{PodSandboxId: pod}})
+		if err != nil || len(list.Containers) != 0 {
+			t.Errorf("round %d (create: %v): containers of the removed pod: %v (%v)", round, createErr, list.GetContainers(), err)
+		}
+		if createErr != nil && status.Code(createErr) != codes.NotFound && status.Code(createErr) != codes.FailedPrecondition {
+			t.Errorf("round %d: create racing the removal: %v, want success, NotFound or FailedPrecondition", round, createErr)
+		}
+	}
+	if n := processesRunning("sleep", "3600"); n != 0 {
+		t.Errorf("%d racer processes left", n)
+	}
+}
