@@ -126,7 +126,7 @@ func (s *RuntimeService) stopContainer(ctx context.Context, c *store.Container, 
 	if c.State != store.ContainerRunning {
 		return c, nil
 	}
-	sig := unix.SignalNum(c.StopSignal)
+	sig, _ := parseSignal(c.StopSignal) // checked at create
 	if sig == 0 {
 		sig = unix.SIGTERM
 	}

@@ -132,6 +132,9 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if sig := cfg.GetStopSignal(); sig != runtimeapi.Signal_SIGNAL_RUNTIME_DEFAULT {
 		c.StopSignal = strings.TrimPrefix(sig.String(), "SIGNAL_") // "SIGNAL_SIGTERM" → "SIGTERM"
 	}
+	if _, ok := parseSignal(c.StopSignal); !ok {
+		return nil, invalid("the stop signal %q (the image's STOPSIGNAL or config.stop_signal) is not a signal", c.StopSignal)
+	}
 	if err := s.containers.Put(c); err != nil {
 		return nil, err
 	}

@@ -651,3 +651,50 @@ func TestCreateRacingPodRemovalLeavesNothing(t *testing.T) {
 		t.Errorf("%d racer processes left", n)
 	}
 }
+
+// An image's STOPSIGNAL in any of the forms images use is the signal a
+// stop sends; one that names no signal fails CreateContainer.
+func TestImageStopSignals(t *testing.T) {
+	e := newContainerEnv(t)
+	for i, tc := range []struct {
+		stopSignal string
+		trap       string // the signal as the shell's trap names it
+	}{
+		{"SIGRTMIN+3", "37"},
+		{"10", "USR1"},
+		{"usr2", "USR2"},
+		{"SIGRTMAX-1", "63"},
+	} {
+		name := fmt.Sprintf("stopsignal:%d", i)
+		e.reg.Push(t, name, framework.BuildImage(t, framework.ImageSpec{StopSignal: tc.stopSignal}))
+		mustPull(t, e.d, "registry.k8s.io/"+name)
+		id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+			c.Image.Image = "registry.k8s.io/" + name
+			c.Command = []string{"sh", "-c", "trap 'exit 7' " + tc.trap + "; echo ready; while true; do sleep 0.05; done"}
+		})
+		e.start(t, id)
+		logPath := e.status(t, id).LogPath
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if b, _ := os.ReadFile(logPath); strings.Contains(string(b), "ready") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the container never said ready")
+			}
+		}
+		if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 20}); err != nil {
+			t.Fatal(err)
+		}
+		if st := e.status(t, id); st.ExitCode != 7 {
+			t.Errorf("STOPSIGNAL %s: exit %d, want 7 from its trap", tc.stopSignal, st.ExitCode)
+		}
+	}
+	e.reg.Push(t, "stopsignal:bad", framework.BuildImage(t, framework.ImageSpec{StopSignal: "SIGFOO"}))
+	mustPull(t, e.d, "registry.k8s.io/stopsignal:bad")
+	_, err := e.d.Runtime.CreateContainer(ctxT(t), &runtimeapi.CreateContainerRequest{PodSandboxId: e.pod, SandboxConfig: e.podCfg, Config: &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "badsignal"}, Image: &runtimeapi.ImageSpec{Image: "registry.k8s.io/stopsignal:bad"},
+	}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "SIGFOO") {
+		t.Errorf("an image with STOPSIGNAL SIGFOO: %v, want InvalidArgument naming it", err)
+	}
+}
