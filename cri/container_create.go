@@ -25,6 +25,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cria-runtime/cria/cgroups"
+	"github.com/cria-runtime/cria/cri/network"
 	"github.com/cria-runtime/cria/cri/specgen"
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/oci/atomicfile"
@@ -145,6 +146,15 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	in, err := s.specInput(c, cfg, sb, sbCfg, imgCfg.User, imgCfg.Volumes)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetPid() == runtimeapi.NamespaceMode_TARGET {
+		// Held only until the container has joined it.
+		pin, err := s.pinTargetPIDNamespace(c, sb, cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetTargetId())
+		if err != nil {
+			return nil, err
+		}
+		defer network.ReleaseNamespaces(network.Namespaces{PID: pin})
+		in.TargetPIDNS = pin
 	}
 	in.Image = imgCfg
 	c.User = &store.ContainerUser{UID: in.User.UID, GID: in.User.GID, Groups: in.User.AdditionalGids}
@@ -325,6 +335,40 @@ func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.Container
 		return specgen.Input{}, err
 	}
 	return in, nil
+}
+
+// pinTargetPIDNamespace pins the PID namespace of the running container
+// targetID, of the same pod, in c's run directory, for a container that
+// joins it (kubectl debug --target). The pin is taken from the target's
+// init and then checked against its start time, so that a pid reused
+// meanwhile is never joined.
+func (s *RuntimeService) pinTargetPIDNamespace(c *store.Container, sb *store.Sandbox, targetID string) (string, error) {
+	const field = "config.linux.security_context.namespace_options.target_id"
+	if targetID == "" {
+		return "", invalid("%s is required with the TARGET PID mode", field)
+	}
+	t, err := s.containers.Get(targetID)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return "", invalid("%s %q: no such container", field, targetID)
+	}
+	if err != nil {
+		return "", err
+	}
+	if t.SandboxID != sb.ID {
+		return "", invalid("%s %q: the container is in another pod", field, targetID)
+	}
+	if t.State != store.ContainerRunning || !alive(t.Pid, t.PidStart) {
+		return "", fmt.Errorf("%s %q: the container is not running: %w", field, targetID, errdefs.ErrFailedPrecondition)
+	}
+	pin := filepath.Join(c.Dir, "target-pid-ns")
+	if err := network.PinPIDNamespace(t.Pid, pin); err != nil {
+		return "", err
+	}
+	if !alive(t.Pid, t.PidStart) {
+		_ = network.ReleaseNamespaces(network.Namespaces{PID: pin})
+		return "", fmt.Errorf("%s %q: the container exited: %w", field, targetID, errdefs.ErrFailedPrecondition)
+	}
+	return pin, nil
 }
 
 // sharesPIDNamespace tells whether spec joins an existing PID namespace

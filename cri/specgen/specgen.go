@@ -75,9 +75,9 @@ type Input struct {
 	// SeccompLocalhost is the content of the Localhost seccomp profile the
 	// config names, read by the caller from a checked path.
 	SeccompLocalhost []byte
-	// TargetPID is the init pid of the target container for the TARGET
-	// PID namespace mode.
-	TargetPID int
+	// TargetPIDNS is the pin of the target container's PID namespace for
+	// the TARGET PID namespace mode.
+	TargetPIDNS string
 	// HostCapabilities are the capabilities the daemon holds: what a
 	// privileged container, or one that adds "ALL", gets. Nil means every
 	// capability.
@@ -347,10 +347,10 @@ func namespaceOpts(in Input, ns *runtimeapi.NamespaceOption) ([]spec.Opt, error)
 			opts = append(opts, spec.WithNamespace(specs.PIDNamespace, ""))
 		}
 	case runtimeapi.NamespaceMode_TARGET:
-		if in.TargetPID == 0 {
+		if in.TargetPIDNS == "" {
 			return nil, invalid("config.linux.security_context.namespace_options.target_id: the target container is not running")
 		}
-		opts = append(opts, spec.WithNamespace(specs.PIDNamespace, fmt.Sprintf("/proc/%d/ns/pid", in.TargetPID)))
+		opts = append(opts, spec.WithNamespace(specs.PIDNamespace, in.TargetPIDNS))
 	default:
 		opts = append(opts, spec.WithNamespace(specs.PIDNamespace, ""))
 	}

@@ -290,13 +290,16 @@ func TestGenerate(t *testing.T) {
 			}
 		}},
 		{name: "pid TARGET", edit: func(in *Input) {
-			in.TargetPID = 99
+			in.TargetPIDNS = "/run/cria/containers/c/target-pid-ns"
 			sec(in).NamespaceOptions.Pid = runtimeapi.NamespaceMode_TARGET
 		}, check: func(t *testing.T, s *specs.Spec) {
-			if p, _ := nsOf(s, specs.PIDNamespace); p != "/proc/99/ns/pid" {
+			if p, _ := nsOf(s, specs.PIDNamespace); p != "/run/cria/containers/c/target-pid-ns" {
 				t.Errorf("pid namespace = %q", p)
 			}
 		}},
+		{name: "pid TARGET without a target", edit: func(in *Input) {
+			sec(in).NamespaceOptions.Pid = runtimeapi.NamespaceMode_TARGET
+		}, wantErr: "namespace_options.target_id"},
 		{name: "pod files and shm", check: func(t *testing.T, s *specs.Spec) {
 			for dst, src := range map[string]string{
 				"/etc/hosts": "/run/cria/sandboxes/pod1/hosts", "/etc/resolv.conf": "/run/cria/sandboxes/pod1/resolv.conf",

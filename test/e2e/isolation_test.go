@@ -698,3 +698,49 @@ func TestImageStopSignals(t *testing.T) {
 		t.Errorf("an image with STOPSIGNAL SIGFOO: %v, want InvalidArgument naming it", err)
 	}
 }
+
+// The TARGET PID mode (kubectl debug --target) joins the target
+// container's PID namespace; a target that is unknown, in another pod or
+// not running is refused.
+func TestTargetPIDNamespace(t *testing.T) {
+	e := newContainerEnv(t)
+	target, _, _ := e.startSleeper(t)
+	target2 := func(id string) func(*runtimeapi.ContainerConfig) {
+		return func(c *runtimeapi.ContainerConfig) {
+			c.Linux.SecurityContext.NamespaceOptions = &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_TARGET, TargetId: id}
+		}
+	}
+	out, code := e.runOnce(t, "tr '\\0' ' ' < /proc/1/cmdline; echo", target2(target))
+	if code != 0 || !strings.Contains(out, "stdout F sleep 3600") {
+		t.Errorf("debug container: exit %d, output %q; want the target's init as its /proc/1", code, out)
+	}
+	create := func(name string, edit func(*runtimeapi.ContainerConfig)) error {
+		cfg := &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: name}, Image: &runtimeapi.ImageSpec{Image: busybox},
+			Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{}},
+		}
+		edit(cfg)
+		_, err := e.d.Runtime.CreateContainer(ctxT(t), &runtimeapi.CreateContainerRequest{PodSandboxId: e.pod, SandboxConfig: e.podCfg, Config: cfg})
+		return err
+	}
+	if err := create("unknown-target", target2("no-such-container")); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("unknown target: %v, want InvalidArgument", err)
+	}
+	other := runPod(t, e.d, podConfig())
+	defer removePod(t, e.d, other)
+	otherCtr, err := e.d.Runtime.CreateContainer(ctxT(t), &runtimeapi.CreateContainerRequest{PodSandboxId: other, SandboxConfig: podConfig(), Config: &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "other"}, Image: &runtimeapi.ImageSpec{Image: busybox}, Command: []string{"sleep", "3600"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := create("foreign-target", target2(otherCtr.ContainerId)); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("target in another pod: %v, want InvalidArgument", err)
+	}
+	if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: target, Timeout: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := create("stopped-target", target2(target)); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("stopped target: %v, want FailedPrecondition", err)
+	}
+}
