@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 )
 
 // Counts reports, at scrape time, how many sandboxes and containers there
@@ -67,6 +68,9 @@ func (m *Metrics) ObservePull(bytes uint64, d time.Duration, err error) {
 	m.pullSize.Add(float64(bytes))
 }
 
+// maxScrapeConns bounds the metrics endpoint's open connections.
+const maxScrapeConns = 64
+
 // Serve serves /metrics on addr until the returned server is closed. It
 // returns the address actually listened on.
 func (m *Metrics) Serve(addr string) (*http.Server, string, error) {
@@ -76,7 +80,10 @@ func (m *Metrics) Serve(addr string) (*http.Server, string, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Scrapers are few: a bounded number of connections, and kept-alive
+	// ones closed when idle, as the streaming server does.
+	ln = netutil.LimitListener(ln, maxScrapeConns)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: time.Minute}
 	// Serve returns only on Close (or a failed listener, after which
 	// scrapes fail and say so).
 	go func() { _ = srv.Serve(ln) }()

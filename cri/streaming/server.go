@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -46,7 +47,21 @@ type Options struct {
 	IdleTimeout time.Duration
 	// TLSCertFile and TLSKeyFile, if set, serve over HTTPS.
 	TLSCertFile, TLSKeyFile string
+	// MaxConns bounds the connections open at once (streams included);
+	// more wait to be accepted. 0 means DefaultMaxConns.
+	MaxConns int
+	// ConnIdleTimeout closes a kept-alive connection that carries no
+	// request (a refused token's, say). 0 means DefaultConnIdleTimeout.
+	ConnIdleTimeout time.Duration
 }
+
+// The defaults of Options.MaxConns and Options.ConnIdleTimeout: any local
+// process, host-network pods among them, can reach the port, and must not
+// run the daemon out of descriptors.
+const (
+	DefaultMaxConns        = 1000
+	DefaultConnIdleTimeout = time.Minute
+)
 
 // streamCreationTimeout bounds how long a SPDY client may take to open the
 // streams of a session.
@@ -79,6 +94,13 @@ func Start(o Options, rt Runtime) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streaming server: %w", err)
 	}
+	if o.MaxConns == 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.ConnIdleTimeout == 0 {
+		o.ConnIdleTimeout = DefaultConnIdleTimeout
+	}
+	ln = netutil.LimitListener(ln, o.MaxConns)
 	base := &url.URL{Scheme: "http", Host: ln.Addr().String()}
 	if tlsCfg != nil {
 		base.Scheme = "https"
@@ -90,7 +112,7 @@ func Start(o Options, rt Runtime) (*Server, error) {
 	mux.HandleFunc("/attach/{token}", s.serveAttach)
 	mux.HandleFunc("/portforward/{token}", s.servePortForward)
 	s.handler = mux
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: o.ConnIdleTimeout}
 	// Serve returns only when Close is called (or the listener fails, after
 	// which streams fail with connection errors the clients report).
 	go func() { _ = s.http.Serve(ln) }()
