@@ -3,6 +3,7 @@ package cri
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,9 +11,11 @@ import (
 	"path/filepath"
 
 	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cria-runtime/cria/cri/store"
+	"github.com/cria-runtime/cria/oci/atomicfile"
 	"github.com/cria-runtime/cria/oci/monitor"
 	"github.com/cria-runtime/cria/oci/runtime"
 )
@@ -20,12 +23,17 @@ import (
 // CheckpointContainer dumps a running container with CRIU, leaving it
 // running, into a tar archive at the request's location: the CRIU images
 // under checkpoint/, with the OCI spec (spec.dump) and the CRI config
-// (config.dump). Without a working CRIU it fails with FailedPrecondition
-// saying what is missing.
+// (config.dump). The location must be a new file directly in the
+// configured checkpoint_dir (the kubelet's). Without a working CRIU it
+// fails with FailedPrecondition saying what is missing.
 func (s *RuntimeService) CheckpointContainer(ctx context.Context, req *runtimeapi.CheckpointContainerRequest) (*runtimeapi.CheckpointContainerResponse, error) {
+	if _, err := s.containers.Get(req.GetContainerId()); err != nil {
+		return nil, err
+	}
 	loc := req.GetLocation()
-	if !filepath.IsAbs(loc) || filepath.Clean(loc) != loc {
-		return nil, invalid("location %q must be a clean absolute path", loc)
+	dir := s.opts.Config.CheckpointDir
+	if !filepath.IsAbs(loc) || filepath.Clean(loc) != loc || filepath.Dir(loc) != dir {
+		return nil, invalid("location %q must be a file directly in the checkpoint directory %s", loc, dir)
 	}
 	if _, err := os.Lstat(loc); err == nil {
 		return nil, fmt.Errorf("location %s already exists: %w", loc, errdefs.ErrAlreadyExists)
@@ -40,6 +48,9 @@ func (s *RuntimeService) CheckpointContainer(ctx context.Context, req *runtimeap
 	defer unlock()
 	if c = s.observe(c); c.State != store.ContainerRunning {
 		return nil, fmt.Errorf("container %s is not running: %w", c.ID, errdefs.ErrFailedPrecondition)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
 	}
 	tmp, err := os.MkdirTemp(s.opts.Config.Root, "checkpoint-")
 	if err != nil {
@@ -126,5 +137,12 @@ func writeTar(path, dir string) (retErr error) {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	// Never over a file made meanwhile, and durably.
+	if err := unix.Renameat2(unix.AT_FDCWD, f.Name(), unix.AT_FDCWD, path, unix.RENAME_NOREPLACE); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("location %s already exists: %w", path, errdefs.ErrAlreadyExists)
+		}
+		return &os.LinkError{Op: "rename", Old: f.Name(), New: path, Err: err}
+	}
+	return atomicfile.SyncDir(filepath.Dir(path))
 }

@@ -44,6 +44,8 @@ type Config struct {
 	MonitorPath string `toml:"monitor_path" json:"monitor_path" comment:"The cria-monitor binary (per-container monitor and pod pause program). Empty: the one beside the cria binary."`
 	// MonitorCgroup is the cgroup monitors are moved into (cgroupfs).
 	MonitorCgroup string `toml:"monitor_cgroup" json:"monitor_cgroup" comment:"With the cgroupfs driver, the cgroup (under the root of each hierarchy) that container monitors are moved into, out of the daemon's own, so that a service manager stopping the daemon's cgroup leaves them, and their memory is counted apart. Empty: they stay in the daemon's. With the systemd driver they stay in the daemon's unit, which must have KillMode=process (contrib/systemd/cria.service)."`
+	// CheckpointDir is where CheckpointContainer may write archives.
+	CheckpointDir string `toml:"checkpoint_dir" json:"checkpoint_dir" comment:"The only directory CheckpointContainer writes archives to (the kubelet's <root-dir>/checkpoints); a location elsewhere is refused."`
 	// Network configures pod networking.
 	Network NetworkConfig `toml:"network" json:"network" comment:"Pod networking (CNI)."`
 	// Pod configures pod sandboxes.
@@ -172,6 +174,7 @@ func Default() Config {
 		Socket:        "/run/cria/cria.sock",
 		CgroupDriver:  "cgroupfs",
 		MonitorCgroup: "cria-monitors",
+		CheckpointDir: "/var/lib/kubelet/checkpoints",
 		Log: LogConfig{
 			Level:  "info",
 			Format: "text",
@@ -210,7 +213,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 	for _, p := range []struct{ key, val string }{
-		{"root", c.Root}, {"run_root", c.RunRoot}, {"socket", c.Socket},
+		{"root", c.Root}, {"run_root", c.RunRoot}, {"socket", c.Socket}, {"checkpoint_dir", c.CheckpointDir},
 	} {
 		switch {
 		case p.val == "":

@@ -16,7 +16,8 @@ func TestCheckpointContainer(t *testing.T) {
 	e := newContainerEnv(t)
 	id := e.create(t, func(c *runtimeapi.ContainerConfig) { c.Command = []string{"sleep", "3600"} })
 	e.start(t, id)
-	dir := t.TempDir()
+	dir := e.d.Config.CheckpointDir
+	os.MkdirAll(dir, 0o700)
 	existing := filepath.Join(dir, "exists.tar")
 	os.WriteFile(existing, nil, 0o600)
 	checkpoint := func(loc string) error {
@@ -25,6 +26,15 @@ func TestCheckpointContainer(t *testing.T) {
 	}
 	if err := checkpoint("relative.tar"); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("relative location: %v, want InvalidArgument", err)
+	}
+	if err := checkpoint(filepath.Join(t.TempDir(), "elsewhere.tar")); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("location outside the checkpoint directory: %v, want InvalidArgument", err)
+	}
+	if err := checkpoint(filepath.Join(dir, "sub", "c.tar")); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("location below the checkpoint directory: %v, want InvalidArgument", err)
+	}
+	if _, err := e.d.Runtime.CheckpointContainer(ctxT(t), &runtimeapi.CheckpointContainerRequest{ContainerId: "no-such-container", Location: "relative.tar"}); status.Code(err) != codes.NotFound {
+		t.Errorf("unknown container: %v, want NotFound before the location is looked at", err)
 	}
 	if err := checkpoint(existing); status.Code(err) != codes.AlreadyExists {
 		t.Errorf("existing location: %v, want AlreadyExists", err)

@@ -102,6 +102,7 @@ func NewDaemon(t testing.TB, opts ...DaemonOption) *Daemon {
 	cfg.Image.SignaturePolicy = filepath.Join(dir, "policy.json")
 	// No pod network until a test writes a CNI config here.
 	cfg.Network.CNIConfDir = filepath.Join(dir, "net.d")
+	cfg.CheckpointDir = filepath.Join(dir, "checkpoints")
 	// Monitors go to a cgroup of this daemon's, removed with it.
 	cfg.MonitorCgroup = "criatest-monitors-" + strings.TrimPrefix(filepath.Base(dir), "cria-test-")
 	d := &Daemon{t: t, Dir: dir, Config: cfg, ConfigPath: filepath.Join(dir, "cria.toml"), logPath: filepath.Join(dir, "daemon.log")}
