@@ -290,7 +290,15 @@ func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.Container
 	if err != nil {
 		return specgen.Input{}, err
 	}
+	if p := sc.GetApparmor(); p.GetProfileType() == runtimeapi.SecurityProfile_Localhost && s.opts.AppArmor.Enabled {
+		name := strings.TrimPrefix(p.GetLocalhostRef(), "localhost/")
+		if ok, err := s.opts.AppArmor.Host.Loaded(name); err != nil || !ok {
+			return specgen.Input{}, fmt.Errorf("config.linux.security_context.apparmor: profile %q is not loaded (%v): %w", name, err, errdefs.ErrFailedPrecondition)
+		}
+	}
 	in := specgen.Input{
+		AppArmorEnabled: s.opts.AppArmor.Enabled, AppArmorDefault: s.opts.AppArmor.Default, AppArmorDefaultErr: s.opts.AppArmor.DefaultErr,
+		SELinuxEnabled:   s.selinuxEnabled,
 		HostCapabilities: hostCapabilities(),
 		ID:               c.ID, Config: cfg, SandboxConfig: sbCfg, Rootfs: c.Rootfs, User: user,
 		CgroupDriver: s.opts.CgroupDriver, CgroupV2: cgroups.IsV2(), Devices: map[string]specgen.Device{},

@@ -54,6 +54,9 @@ func (s *RuntimeService) verboseInfo() (map[string]string, error) {
 		"cgroupDriver":    s.opts.CgroupDriver,
 		"cgroupHierarchy": cgroups.Hierarchy(),
 		"podCIDRs":        podCIDRs,
+		"apparmor": map[string]any{
+			"enabled": s.opts.AppArmor.Enabled, "defaultProfile": s.opts.AppArmor.Default, "defaultProfileError": s.opts.AppArmor.DefaultErr,
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encoding runtime info: %w", err)

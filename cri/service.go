@@ -18,6 +18,7 @@ import (
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/cri/streaming"
 	"github.com/cria-runtime/cria/image"
+	"github.com/cria-runtime/cria/oci/apparmor"
 	"github.com/cria-runtime/cria/oci/monitor"
 	"github.com/cria-runtime/cria/oci/runtime"
 )
@@ -43,13 +44,27 @@ type Options struct {
 	Containers *store.Containers
 	// Images provides container root filesystems.
 	Images *image.Service
-	// Runtime is libcontainer, for deleting containers.
+	// Runtime is libcontainer: delete, update, kill, exec, stats, checkpoint.
 	Runtime *runtime.Runtime
 	// Monitors starts containers' monitors.
 	Monitors *monitor.Launcher
-	// Streaming serves exec and port-forward streams. Set it after
+	// Streaming serves exec, attach and port-forward streams. Set it after
 	// NewRuntimeService, from StreamRuntime.
 	Streaming *streaming.Server
+	// AppArmor is the host's AppArmor, as found at start.
+	AppArmor AppArmor
+}
+
+// AppArmor is what the daemon found of AppArmor at start.
+type AppArmor struct {
+	// Host reads the kernel's AppArmor state.
+	Host apparmor.Host
+	// Enabled tells whether the kernel enforces AppArmor.
+	Enabled bool
+	// Default is the loaded profile for RuntimeDefault, or "" if it could
+	// not be loaded; DefaultErr then says why.
+	Default    string
+	DefaultErr string
 }
 
 // RuntimeService implements runtimeapi.RuntimeServiceServer.
@@ -72,6 +87,9 @@ type RuntimeService struct {
 	// hasMountSetattr tells whether the kernel has mount_setattr(2), which
 	// recursive read-only mounts need.
 	hasMountSetattr bool
+	// selinuxEnabled tells whether the host enforces SELinux (selinuxfs
+	// is mounted).
+	selinuxEnabled bool
 
 	runMu sync.Mutex // protects runs and unclaimed
 	// runs are the RunPodSandbox calls in progress, by sandbox name.
@@ -101,7 +119,14 @@ func (s *RuntimeService) SetStreaming(srv *streaming.Server) { s.opts.Streaming 
 // serving.
 func NewRuntimeService(opts Options) *RuntimeService {
 	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{},
-		hasMountSetattr: probeMountSetattr()}
+		hasMountSetattr: probeMountSetattr(), selinuxEnabled: probeSELinux()}
+}
+
+// probeSELinux tells whether the host enforces SELinux: its filesystem
+// is mounted (as go-selinux decides, in short).
+func probeSELinux() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/selinux", &st) == nil && st.Type == unix.SELINUX_MAGIC
 }
 
 // probeMountSetattr calls mount_setattr(2) on no file: a kernel that has it

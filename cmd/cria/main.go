@@ -32,6 +32,7 @@ import (
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/cri/streaming"
 	"github.com/cria-runtime/cria/image"
+	"github.com/cria-runtime/cria/oci/apparmor"
 	"github.com/cria-runtime/cria/oci/monitor"
 	"github.com/cria-runtime/cria/oci/runtime"
 )
@@ -245,7 +246,17 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	}
 	monitors := monitor.NewLauncher(monitorBin, startHelper, monitorCgroup)
 	defer monitors.Close()
+	aa := cri.AppArmor{Host: apparmor.Host{Root: "/"}}
+	if aa.Enabled = aa.Host.Enabled(); aa.Enabled {
+		if err := aa.Host.LoadDefault(); err != nil {
+			aa.DefaultErr = err.Error()
+			log.Warn("AppArmor is enabled, but cria's default profile could not be loaded: RuntimeDefault is refused, and containers that ask for nothing run unconfined", "error", err)
+		} else {
+			aa.Default = apparmor.DefaultProfile
+		}
+	}
 	rt = cri.NewRuntimeService(cri.Options{
+		AppArmor:     aa,
 		Containers:   containers,
 		Images:       images,
 		Runtime:      &runtime.Runtime{Root: filepath.Join(cfg.RunRoot, "runc"), Helper: startHelper, Systemd: driver == cgroups.Systemd},

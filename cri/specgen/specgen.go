@@ -70,8 +70,15 @@ type Input struct {
 	// Devices are host devices by host path: those the config names, and
 	// for a privileged container every device on the host.
 	Devices map[string]Device
-	// AppArmorEnabled tells whether the kernel enforces AppArmor.
-	AppArmorEnabled bool
+	// AppArmorEnabled tells whether the kernel enforces AppArmor;
+	// AppArmorDefault is the loaded profile for RuntimeDefault ("" if it
+	// could not be loaded, AppArmorDefaultErr says why).
+	AppArmorEnabled                     bool
+	AppArmorDefault, AppArmorDefaultErr string
+	// SELinuxEnabled tells whether the host enforces SELinux: cria applies
+	// no SELinux labels, so there a relabel asked for is refused (on other
+	// hosts there is nothing to relabel for).
+	SELinuxEnabled bool
 	// SeccompLocalhost is the content of the Localhost seccomp profile the
 	// config names, read by the caller from a checked path.
 	SeccompLocalhost []byte
@@ -111,6 +118,14 @@ func Generate(in Input) (*specs.Spec, error) {
 	privileged := sc.GetPrivileged()
 	if privileged && !in.SandboxConfig.GetLinux().GetSecurityContext().GetPrivileged() {
 		return nil, invalid("config.linux.security_context.privileged: the pod is not privileged")
+	}
+	if err := CheckSELinux("config.linux.security_context.selinux_options", sc.GetSelinuxOptions()); err != nil {
+		return nil, err
+	}
+	for i, m := range c.GetMounts() {
+		if m.GetSelinuxRelabel() && in.SELinuxEnabled {
+			return nil, fmt.Errorf("config.mounts[%d].selinux_relabel: cria does not relabel volumes for SELinux: %w", i, errdefs.ErrFailedPrecondition)
+		}
 	}
 	s := spec.Default()
 
@@ -206,7 +221,7 @@ func Generate(in Input) (*specs.Spec, error) {
 		return nil, invalid("%v", err)
 	}
 
-	if err := applyAppArmor(s, sc, in.AppArmorEnabled, privileged); err != nil {
+	if err := applyAppArmor(s, sc, in, privileged); err != nil {
 		return nil, err
 	}
 	if err := applySeccomp(s, sc, in.SeccompLocalhost, privileged); err != nil {
@@ -491,24 +506,41 @@ func applyDevices(s *specs.Spec, in Input, privileged bool) error {
 	return nil
 }
 
-func applyAppArmor(s *specs.Spec, sc *runtimeapi.LinuxContainerSecurityContext, enabled, privileged bool) error {
-	p := sc.GetApparmor()
-	if p == nil || privileged {
+// CheckSELinux refuses SELinux options (FailedPrecondition, naming field):
+// cria applies no SELinux labels, and says so rather than run a workload
+// without the label it asked for.
+func CheckSELinux(field string, o *runtimeapi.SELinuxOption) error {
+	if o.GetUser() == "" && o.GetRole() == "" && o.GetType() == "" && o.GetLevel() == "" {
 		return nil
 	}
-	switch p.ProfileType {
-	case runtimeapi.SecurityProfile_Unconfined, runtimeapi.SecurityProfile_RuntimeDefault:
-		// Without AppArmor in the kernel the runtime default is no profile.
-		return nil
-	case runtimeapi.SecurityProfile_Localhost:
-		if !enabled {
-			return fmt.Errorf("config.linux.security_context.apparmor: profile %q asked for, but AppArmor is not enabled on this host: %w", p.LocalhostRef, errdefs.ErrFailedPrecondition)
-		}
-		name := strings.TrimPrefix(p.LocalhostRef, "localhost/")
+	return fmt.Errorf("%s: cria does not apply SELinux labels: %w", field, errdefs.ErrFailedPrecondition)
+}
+
+// applyAppArmor sets the container's AppArmor profile, as containerd
+// does: on a host that enforces AppArmor an unprivileged container gets
+// the runtime's default profile unless it asks for another (Localhost) or
+// for none (Unconfined); a privileged one gets none unless it names one.
+// Without AppArmor in the kernel the default is no profile, and a
+// Localhost profile cannot be had.
+func applyAppArmor(s *specs.Spec, sc *runtimeapi.LinuxContainerSecurityContext, in Input, privileged bool) error {
+	p := sc.GetApparmor()
+	const field = "config.linux.security_context.apparmor"
+	switch {
+	case p.GetProfileType() == runtimeapi.SecurityProfile_Localhost:
+		name := strings.TrimPrefix(p.GetLocalhostRef(), "localhost/")
 		if name == "" {
-			return invalid("config.linux.security_context.apparmor.localhost_ref is empty")
+			return invalid("%s.localhost_ref is empty", field)
+		}
+		if !in.AppArmorEnabled {
+			return fmt.Errorf("%s: profile %q asked for, but AppArmor is not enabled on this host: %w", field, name, errdefs.ErrFailedPrecondition)
 		}
 		s.Process.ApparmorProfile = name
+	case p.GetProfileType() == runtimeapi.SecurityProfile_Unconfined, privileged, !in.AppArmorEnabled:
+	case in.AppArmorDefault != "":
+		s.Process.ApparmorProfile = in.AppArmorDefault
+	case p != nil:
+		// RuntimeDefault asked for, and the default could not be loaded.
+		return fmt.Errorf("%s: RuntimeDefault, but the default profile could not be loaded (%s): %w", field, in.AppArmorDefaultErr, errdefs.ErrFailedPrecondition)
 	}
 	return nil
 }

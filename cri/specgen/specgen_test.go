@@ -417,6 +417,80 @@ func TestGenerate(t *testing.T) {
 				t.Errorf("apparmor profile = %q", s.Process.ApparmorProfile)
 			}
 		}},
+		{name: "apparmor unset on an AppArmor host is the default profile", edit: func(in *Input) {
+			in.AppArmorEnabled, in.AppArmorDefault = true, "cria-default"
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.ApparmorProfile != "cria-default" {
+				t.Errorf("apparmor profile = %q, want cria-default", s.Process.ApparmorProfile)
+			}
+		}},
+		{name: "apparmor runtime default on an AppArmor host", edit: func(in *Input) {
+			in.AppArmorEnabled, in.AppArmorDefault = true, "cria-default"
+			sec(in).Apparmor = &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.ApparmorProfile != "cria-default" {
+				t.Errorf("apparmor profile = %q, want cria-default", s.Process.ApparmorProfile)
+			}
+		}},
+		{name: "apparmor runtime default whose profile could not be loaded", edit: func(in *Input) {
+			in.AppArmorEnabled, in.AppArmorDefaultErr = true, "apparmor_parser is not installed"
+			sec(in).Apparmor = &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault}
+		}, wantErr: "apparmor_parser is not installed", errKind: errdefs.ErrFailedPrecondition},
+		{name: "apparmor unset whose default could not be loaded is no profile", edit: func(in *Input) {
+			in.AppArmorEnabled, in.AppArmorDefaultErr = true, "apparmor_parser is not installed"
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.ApparmorProfile != "" {
+				t.Errorf("apparmor profile = %q", s.Process.ApparmorProfile)
+			}
+		}},
+		{name: "apparmor unconfined on an AppArmor host", edit: func(in *Input) {
+			in.AppArmorEnabled, in.AppArmorDefault = true, "cria-default"
+			sec(in).Apparmor = &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Unconfined}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.ApparmorProfile != "" {
+				t.Errorf("apparmor profile = %q", s.Process.ApparmorProfile)
+			}
+		}},
+		{name: "apparmor unset, privileged, on an AppArmor host", edit: func(in *Input) {
+			in.AppArmorEnabled, in.AppArmorDefault = true, "cria-default"
+			in.SandboxConfig = &runtimeapi.PodSandboxConfig{Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{Privileged: true}}}
+			sec(in).Privileged = true
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.ApparmorProfile != "" {
+				t.Errorf("apparmor profile = %q, want none for a privileged container", s.Process.ApparmorProfile)
+			}
+		}},
+		{name: "apparmor localhost, privileged", edit: func(in *Input) {
+			in.AppArmorEnabled = true
+			in.SandboxConfig = &runtimeapi.PodSandboxConfig{Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{Privileged: true}}}
+			sec(in).Privileged = true
+			sec(in).Apparmor = &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: "k8s-privileged"}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.ApparmorProfile != "k8s-privileged" {
+				t.Errorf("apparmor profile = %q, want the one named", s.Process.ApparmorProfile)
+			}
+		}},
+		{name: "apparmor localhost without a name", edit: func(in *Input) {
+			in.AppArmorEnabled = true
+			sec(in).Apparmor = &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: "localhost/"}
+		}, wantErr: "localhost_ref is empty"},
+		{name: "selinux options refused", edit: func(in *Input) {
+			sec(in).SelinuxOptions = &runtimeapi.SELinuxOption{Type: "spc_t"}
+		}, wantErr: "security_context.selinux_options: cria does not apply SELinux labels", errKind: errdefs.ErrFailedPrecondition},
+		{name: "empty selinux options are none", edit: func(in *Input) {
+			sec(in).SelinuxOptions = &runtimeapi.SELinuxOption{}
+		}},
+		{name: "selinux relabel on a host without SELinux is nothing to do", edit: func(in *Input) {
+			in.Config.Mounts = []*runtimeapi.Mount{{ContainerPath: "/data", HostPath: "/srv/data", SelinuxRelabel: true}}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if mountAt(s, "/data") == nil {
+				t.Error("mount missing")
+			}
+		}},
+		{name: "selinux relabel on an SELinux host refused", edit: func(in *Input) {
+			in.SELinuxEnabled = true
+			in.Config.Mounts = []*runtimeapi.Mount{{ContainerPath: "/data", HostPath: "/srv/data", SelinuxRelabel: true}}
+		}, wantErr: "config.mounts[0].selinux_relabel", errKind: errdefs.ErrFailedPrecondition},
 		{name: "no command at all", edit: func(in *Input) { in.Image.Entrypoint, in.Image.Cmd = nil, nil }, wantErr: "config.command"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -742,5 +743,58 @@ func TestTargetPIDNamespace(t *testing.T) {
 	}
 	if err := create("stopped-target", target2(target)); status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("stopped target: %v, want FailedPrecondition", err)
+	}
+}
+
+// AppArmor as the daemon finds it (this kernel has none: the default is no
+// profile, and a named one is refused), and SELinux options refused.
+func TestAppArmorDetectionAndSELinuxRefusal(t *testing.T) {
+	e := newContainerEnv(t)
+	resp, err := e.d.Runtime.Status(ctxT(t), &runtimeapi.StatusRequest{Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		AppArmor struct {
+			Enabled bool `json:"enabled"`
+		} `json:"apparmor"`
+	}
+	if err := json.Unmarshal([]byte(resp.Info["runtime"]), &info); err != nil {
+		t.Fatalf("verbose status %q: %v", resp.Info["runtime"], err)
+	}
+	param, _ := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	hostHas := strings.HasPrefix(string(param), "Y")
+	if info.AppArmor.Enabled != hostHas {
+		t.Errorf("Status says AppArmor enabled=%v; the kernel's parameter says %q", info.AppArmor.Enabled, param)
+	}
+	if !hostHas {
+		out, code := e.runOnce(t, "echo ran", func(c *runtimeapi.ContainerConfig) {
+			c.Linux.SecurityContext.Apparmor = &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault}
+		})
+		if code != 0 || !strings.Contains(out, "ran") {
+			t.Errorf("RuntimeDefault AppArmor without AppArmor: exit %d, %q; want it to run unconfined", code, out)
+		}
+		_, err := e.d.Runtime.CreateContainer(ctxT(t), &runtimeapi.CreateContainerRequest{PodSandboxId: e.pod, SandboxConfig: e.podCfg, Config: &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: "aa-local"}, Image: &runtimeapi.ImageSpec{Image: busybox},
+			Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+				Apparmor: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: "localhost/k8s-deny-write"},
+			}},
+		}})
+		if status.Code(err) != codes.FailedPrecondition {
+			t.Errorf("a Localhost AppArmor profile without AppArmor: %v, want FailedPrecondition", err)
+		}
+	}
+	_, err = e.d.Runtime.CreateContainer(ctxT(t), &runtimeapi.CreateContainerRequest{PodSandboxId: e.pod, SandboxConfig: e.podCfg, Config: &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "selinux"}, Image: &runtimeapi.ImageSpec{Image: busybox},
+		Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{SelinuxOptions: &runtimeapi.SELinuxOption{Type: "container_t", Level: "s0:c1,c2"}}},
+	}})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "selinux_options") {
+		t.Errorf("container SELinux options: %v, want FailedPrecondition naming them", err)
+	}
+	_, err = e.d.Runtime.RunPodSandbox(ctxT(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig(func(c *runtimeapi.PodSandboxConfig) {
+		c.Linux.SecurityContext.SelinuxOptions = &runtimeapi.SELinuxOption{Level: "s0:c1,c2"}
+	})})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "selinux_options") {
+		t.Errorf("pod SELinux options: %v, want FailedPrecondition naming them", err)
 	}
 }
