@@ -183,7 +183,8 @@ func (c *CNI) Setup(ctx context.Context, pod Pod) (*Attachment, error) {
 
 // Teardown runs CNI DEL for pod on network, with the config that its ADD
 // used (from the cache), or the current one if the cache has none. An
-// empty network means "whichever ADD may have started" (a crash during it).
+// empty network means "whichever ADD may have started" (a crash during it);
+// with no config at all, none can have, and there is nothing to do.
 // Deleting what is already gone succeeds, as CNI requires of plugins.
 func (c *CNI) Teardown(ctx context.Context, pod Pod, network string) error {
 	rt := pod.runtimeConf()
@@ -193,6 +194,11 @@ func (c *CNI) Teardown(ctx context.Context, pod Pod, network string) error {
 	}
 	if list == nil {
 		cur, why := c.current()
+		if cur == nil && network == "" {
+			// No ADD finished, none is cached, and without a config none
+			// can have started: there is nothing to delete.
+			return nil
+		}
 		if cur == nil || (network != "" && cur.Name != network) {
 			return fmt.Errorf("CNI DEL: the config of network %q is neither cached nor current (%s)", network, why)
 		}

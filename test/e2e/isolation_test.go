@@ -798,3 +798,80 @@ func TestAppArmorDetectionAndSELinuxRefusal(t *testing.T) {
 		t.Errorf("pod SELinux options: %v, want FailedPrecondition naming them", err)
 	}
 }
+
+// pauseProcesses lists the pause processes of the daemon whose run root is
+// runRoot (their command line names a sandbox directory under it).
+func pauseProcesses(runRoot string) map[int]bool {
+	pids := map[int]bool{}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if args := strings.Split(string(b), "\x00"); len(args) >= 3 && args[1] == "pause" && strings.HasPrefix(args[2], runRoot+"/sandboxes/") {
+			pids[pid] = true
+		}
+	}
+	return pids
+}
+
+// A crash at any instant of a shared-PID RunPodSandbox leaves no pause
+// process that the restarted daemon does not know of (one that was never
+// recorded ends by itself), and every pod it left can be removed, with a
+// network config or without one (where the ADD could not have started).
+func TestNoPauseLostToACrash(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []framework.DaemonOption
+	}{{"bridge network", []framework.DaemonOption{framework.WithBridgeNetwork()}}, {"no network config", nil}} {
+		t.Run(tc.name, func(t *testing.T) { testNoPauseLostToACrash(t, framework.StartDaemon(t, tc.opts...)) })
+	}
+}
+
+func testNoPauseLostToACrash(t *testing.T, d *framework.Daemon) {
+	for i := 0; i < 16; i++ {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			d.Runtime.RunPodSandbox(ctxT(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig(sharedPID)})
+		}()
+		time.Sleep(time.Duration(i) * 3 * time.Millisecond)
+		d.Kill()
+		d.Start()
+		<-done // it may have reached the restarted daemon
+		known := map[int]bool{}
+		list, err := d.Runtime.ListPodSandbox(ctxT(t), &runtimeapi.ListPodSandboxRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sb := range list.Items {
+			_, info := podStatus(t, d, sb.Id)
+			if pid, _ := info["pid"].(float64); pid != 0 {
+				known[int(pid)] = true
+			}
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			var lost []int
+			for pid := range pauseProcesses(d.Config.RunRoot) {
+				if !known[pid] {
+					lost = append(lost, pid)
+				}
+			}
+			if len(lost) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("crash after %d ms: pause processes %v run that no sandbox records", i*3, lost)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	d.RemoveAllPods(t)
+	if left := pauseProcesses(d.Config.RunRoot); len(left) != 0 {
+		t.Errorf("pause processes left after removing every pod: %v", left)
+	}
+	assertNothingLeft(t, d)
+}
