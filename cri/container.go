@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/encoding/protojson"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -47,6 +48,29 @@ func logPath(dir, rel string) (string, error) {
 		return "", invalid("config.log_path %q leaves the pod's log directory", rel)
 	}
 	return p, nil
+}
+
+// eachPodContainer runs fn on each container of the sandbox sandboxID,
+// holding that container's lock and with its record read again under it
+// (not the copy listed before); one removed meanwhile is skipped. It
+// stops at fn's first error. The caller holds the sandbox's lock, so no
+// container is added meanwhile.
+func (s *RuntimeService) eachPodContainer(sandboxID string, fn func(*store.Container) error) error {
+	for _, listed := range s.podContainers(sandboxID) {
+		c, unlock, err := s.lockContainer(listed.ID)
+		if errors.Is(err, errdefs.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = fn(c)
+		unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // alive tells whether pid is still the process that started at start.

@@ -99,12 +99,7 @@ func TestInterceptorLogsOneLinePerRPC(t *testing.T) {
 			if got := status.Code(err); got != tc.wantCode {
 				t.Errorf("code = %v, want %v", got, tc.wantCode)
 			}
-			var rpcLines []string
-			for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-				if strings.Contains(l, "msg=rpc") {
-					rpcLines = append(rpcLines, l)
-				}
-			}
+			rpcLines := rpcLogLines(buf.String())
 			if len(rpcLines) != 1 {
 				t.Fatalf("got %d rpc log lines, want 1:\n%s", len(rpcLines), buf.String())
 			}
@@ -118,6 +113,17 @@ func TestInterceptorLogsOneLinePerRPC(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rpcLogLines returns the interceptor's "rpc" lines of a log.
+func rpcLogLines(log string) []string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(log), "\n") {
+		if strings.Contains(l, "msg=rpc") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
 
 func TestLoggerFromContext(t *testing.T) {
@@ -200,12 +206,7 @@ func TestStreamInterceptor(t *testing.T) {
 			if got := status.Code(err); got != tc.wantCode {
 				t.Errorf("code = %v, want %v", got, tc.wantCode)
 			}
-			var rpcLines []string
-			for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-				if strings.Contains(l, "msg=rpc") {
-					rpcLines = append(rpcLines, l)
-				}
-			}
+			rpcLines := rpcLogLines(buf.String())
 			if len(rpcLines) != 1 || !strings.Contains(rpcLines[0], "level="+tc.wantLevel) {
 				t.Fatalf("rpc log lines %q, want one at %s", rpcLines, tc.wantLevel)
 			}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cri/store"
 )
 
 // RemovePodSandbox stops the sandbox if need be (retrying any teardown
@@ -28,19 +30,13 @@ func (s *RuntimeService) RemovePodSandbox(ctx context.Context, req *runtimeapi.R
 	} else if err != nil {
 		return nil, err
 	}
-	for _, listed := range s.podContainers(sb.ID) {
-		c, unlockC, err := s.lockContainer(listed.ID)
-		if errors.Is(err, errdefs.ErrNotFound) {
-			continue // removed meanwhile
+	if err := s.eachPodContainer(sb.ID, func(c *store.Container) error {
+		if err := s.destroyContainer(ctx, c); err != nil {
+			return fmt.Errorf("removing the pod's container %s: %w", c.ID, err)
 		}
-		if err != nil {
-			return nil, err
-		}
-		err = s.destroyContainer(ctx, c)
-		unlockC()
-		if err != nil {
-			return nil, fmt.Errorf("removing the pod's container %s: %w", c.ID, err)
-		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	if _, err := s.teardown(ctx, sb); err != nil {
 		return nil, fmt.Errorf("stopping sandbox %s before removal: %w", sb.ID, err)

@@ -30,19 +30,11 @@ func (s *RuntimeService) StopPodSandbox(ctx context.Context, req *runtimeapi.Sto
 		return nil, err
 	}
 	// The pod's containers first: CRI requires Stop to force them down.
-	for _, listed := range s.podContainers(sb.ID) {
-		c, unlockC, err := s.lockContainer(listed.ID)
-		if errors.Is(err, errdefs.ErrNotFound) {
-			continue // removed meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		_, err = s.stopContainer(ctx, c, 0)
-		unlockC()
-		if err != nil {
-			return nil, err
-		}
+	if err := s.eachPodContainer(sb.ID, func(c *store.Container) error {
+		_, err := s.stopContainer(ctx, c, 0)
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	wasReady := sb.State == store.SandboxReady
 	if _, err := s.teardown(ctx, sb); err != nil {
