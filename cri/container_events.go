@@ -69,7 +69,8 @@ func (s *RuntimeService) WatchExits(ctx context.Context) {
 				}
 			}
 			for _, sb := range s.sandboxes.List() {
-				if sb.State == store.SandboxReady {
+				// Only a sandbox that looks broken is locked and read again.
+				if sb.State == store.SandboxReady && lostParts(sb) != "" {
 					s.checkSandbox(sb.ID)
 				}
 			}
