@@ -39,13 +39,21 @@ func (s *RuntimeService) createInit(c *store.Container, cfg *runtimeapi.Containe
 	if err != nil {
 		return err
 	}
+	return recordProcesses(c, monPid, pid, processStart)
+}
+
+// recordProcesses records the monitor's and the init's pids in c with
+// their start times (startOf). Without its start time a pid cannot be
+// told from a reused one, and every later check would take the container
+// for gone and unremovable: a start time that cannot be read is an error,
+// and the create is rolled back.
+func recordProcesses(c *store.Container, monPid, pid int, startOf func(int) (uint64, error)) error {
 	c.MonitorPid, c.Pid = monPid, pid
-	// Without its start time a pid cannot be told from a reused one: every
-	// later check would take the container for gone.
-	if c.MonitorStart, err = processStart(monPid); err != nil {
+	var err error
+	if c.MonitorStart, err = startOf(monPid); err != nil {
 		return fmt.Errorf("the container's monitor (pid %d): %w", monPid, err)
 	}
-	if c.PidStart, err = processStart(pid); err != nil {
+	if c.PidStart, err = startOf(pid); err != nil {
 		return fmt.Errorf("the container's init (pid %d): %w", pid, err)
 	}
 	return nil
