@@ -15,6 +15,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cria-runtime/cria/cgroups"
+	"github.com/cria-runtime/cria/cri/network"
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/oci/monitor"
 )
@@ -230,6 +231,10 @@ func (s *RuntimeService) destroyContainer(ctx context.Context, c *store.Containe
 		if err := s.opts.Images.RemoveRootfs(v.Layer); err != nil {
 			return err
 		}
+	}
+	// A TARGET PID pin that a crash kept from being released.
+	if err := network.ReleaseNamespaces(network.Namespaces{PID: targetPIDPin(c)}); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(c.Dir); err != nil {
 		return err

@@ -368,7 +368,7 @@ func (s *RuntimeService) pinTargetPIDNamespace(c *store.Container, sb *store.San
 	if t.State != store.ContainerRunning || !alive(t.Pid, t.PidStart) {
 		return "", fmt.Errorf("%s %q: the container is not running: %w", field, targetID, errdefs.ErrFailedPrecondition)
 	}
-	pin := filepath.Join(c.Dir, "target-pid-ns")
+	pin := targetPIDPin(c)
 	if err := network.PinPIDNamespace(t.Pid, pin); err != nil {
 		return "", err
 	}
@@ -378,6 +378,10 @@ func (s *RuntimeService) pinTargetPIDNamespace(c *store.Container, sb *store.San
 	}
 	return pin, nil
 }
+
+// targetPIDPin is where a TARGET container's target PID namespace is
+// pinned while the container is made.
+func targetPIDPin(c *store.Container) string { return filepath.Join(c.Dir, "target-pid-ns") }
 
 // sharesPIDNamespace tells whether spec joins an existing PID namespace
 // (or keeps the host's) rather than making one of its own.

@@ -50,7 +50,8 @@ func cniPod(sb *store.Sandbox, c *runtimeapi.PodSandboxConfig) network.Pod {
 }
 
 // startPause starts the pod's pause process (see monitor.StartPause) in
-// the pod's namespaces, pins its PID namespace, and records both durably,
+// the pod's namespaces, pins its PID namespace at sb.PIDNS, and records
+// both durably,
 // then moves it into its cgroup and lets it run. A crash at any instant
 // leaves either no pause (one not yet let run ends by itself) or a
 // recorded one. It fills in sb's pause fields; on error the caller's
@@ -68,11 +69,12 @@ func (s *RuntimeService) startPause(sb *store.Sandbox) (retErr error) {
 			p.Kill()
 		}
 	}()
-	pin := filepath.Join(sb.Dir, "ns", "pid")
-	if err := network.PinPIDNamespace(p.Pid, pin); err != nil {
+	// sb.PIDNS was recorded before anything was made, so that a crash
+	// right after the pin still finds it to release.
+	if err := network.PinPIDNamespace(p.Pid, sb.PIDNS); err != nil {
 		return err
 	}
-	sb.PIDNS, sb.Pinned = pin, true
+	sb.Pinned = true
 	sb.PausePID, sb.PauseStart, sb.PauseCgroup = p.Pid, p.Start, cg.String()
 	if err := s.sandboxes.Put(sb); err != nil {
 		return err
@@ -228,7 +230,13 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 				unlock()
 				continue
 			}
-			os.RemoveAll(sb.Dir)
+			if err := os.RemoveAll(sb.Dir); err != nil {
+				// Something is still mounted there: keep the record, so the
+				// next start (or a Remove) finds the sandbox to finish.
+				log.Warn("removing the directory of an interrupted sandbox", "pod_sandbox_id", sb.ID, "error", err)
+				unlock()
+				continue
+			}
 			if err := s.sandboxes.Delete(sb.ID); err != nil {
 				log.Warn("removing the record of an interrupted sandbox", "pod_sandbox_id", sb.ID, "error", err)
 			}

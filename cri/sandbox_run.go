@@ -161,6 +161,9 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 	if !hostIPC {
 		sb.IPCNS, sb.ShmPath = filepath.Join(dir, "ns", "ipc"), filepath.Join(dir, "shm")
 	}
+	if sb.PIDMode == "pod" {
+		sb.PIDNS = filepath.Join(dir, "ns", "pid")
+	}
 	// Durable before any side effect, marked "creating": a crash from here
 	// on is rolled back at the next start (Recover), by these paths.
 	if err := s.sandboxes.Put(sb); err != nil {
