@@ -345,11 +345,22 @@ func startContainer(fifo string, exited <-chan struct{}) error {
 	case err := <-done:
 		return err
 	case <-exited:
-		// The open stays blocked, without a writer; the monitor exits
-		// soon.
+	}
+	// The init is gone. A command that ran and ended at once (`true`)
+	// left its word in the fifo, which is read at once: that start went
+	// through. An init that died before it opened the fifo leaves the
+	// open blocked, without a writer (the monitor exits soon).
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(startGrace):
 		return errors.New("the container's init exited before it started")
 	}
 }
+
+// startGrace is how long a start whose init has exited still waits for the
+// fifo's word: it is there at once if the init got as far as its command.
+const startGrace = 500 * time.Millisecond
 
 // readFifo reads the exec fifo's word and removes the fifo.
 func readFifo(path string) error {
