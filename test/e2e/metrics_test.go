@@ -11,8 +11,9 @@ import (
 func TestMetrics(t *testing.T) {
 	e := newContainerEnv(t)
 	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
-		// Burn a little over a second of CPU, then idle.
-		c.Command = []string{"sh", "-c", "i=0; end=$(($(date +%s)+2)); while [ $(date +%s) -lt $end ]; do i=$((i+1)); done; sleep 3600"}
+		// Burn CPU for two to three seconds of wall time (more than a
+		// second of CPU even on a loaded machine), then idle.
+		c.Command = []string{"sh", "-c", "i=0; end=$(($(date +%s)+3)); while [ $(date +%s) -lt $end ]; do i=$((i+1)); done; sleep 3600"}
 		c.Linux.Resources = &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 64 << 20, CpuPeriod: 50000, CpuQuota: 200000, CpuShares: 512}
 	})
 	e.start(t, id)
@@ -35,9 +36,16 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("descriptor %s missing", want)
 		}
 	}
-	resp, err := e.d.Runtime.ListPodSandboxMetrics(ctxT(t), &runtimeapi.ListPodSandboxMetricsRequest{})
-	if err != nil || len(resp.PodMetrics) != 1 {
-		t.Fatalf("ListPodSandboxMetrics = %v, %v; want one pod", resp.GetPodMetrics(), err)
+	// CPU seconds are whole: wait (15 s at most) for the first one.
+	var resp *runtimeapi.ListPodSandboxMetricsResponse
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		resp, err = e.d.Runtime.ListPodSandboxMetrics(ctxT(t), &runtimeapi.ListPodSandboxMetricsRequest{})
+		if err != nil || len(resp.PodMetrics) != 1 {
+			t.Fatalf("ListPodSandboxMetrics = %v, %v; want one pod", resp.GetPodMetrics(), err)
+		}
+		if cpuSeconds(resp.PodMetrics[0]) >= 1 || time.Now().After(deadline) {
+			break
+		}
 	}
 	pm := resp.PodMetrics[0]
 	values := map[string]uint64{}
@@ -96,4 +104,17 @@ var optionalMetric = map[string]bool{
 	"container_fs_writes_bytes_total":    true,
 	"container_fs_reads_total":           true,
 	"container_fs_writes_total":          true,
+}
+
+// cpuSeconds is the container_cpu_usage_seconds_total of a pod's only
+// container, or 0.
+func cpuSeconds(pm *runtimeapi.PodSandboxMetrics) uint64 {
+	for _, c := range pm.ContainerMetrics {
+		for _, m := range c.Metrics {
+			if m.Name == "container_cpu_usage_seconds_total" {
+				return m.Value.GetValue()
+			}
+		}
+	}
+	return 0
 }
