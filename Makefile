@@ -48,7 +48,7 @@ TEST_TIMEOUT ?= 40m
 # Extra arguments for go test, e.g. make test TESTFLAGS='-run TestStatus -v'.
 TESTFLAGS ?=
 
-.PHONY: all build run test unit e2e e2e-kubelet conformance bench bench-critest install lint tools deps clean
+.PHONY: all build run test unit e2e e2e-kubelet conformance bench bench-critest fuzz install lint tools deps clean
 
 all: build
 
@@ -118,6 +118,19 @@ bench-critest: build tools
 # test/bench itself.
 bench: build
 	CRIA_BINARY=$(BIN)/cria $(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchtime 50x -count 1 -timeout 30m ./test/bench/
+
+# Fuzz targets (package:function); make test runs their seeds as plain
+# tests, make fuzz fuzzes each for FUZZTIME. A crasher lands in the
+# package's testdata/fuzz and becomes a seed from then on.
+FUZZ_TARGETS := ./cri/specgen:FuzzGenerate ./cri/specgen:FuzzResolveUser ./oci/logfile:FuzzStream \
+	./cri/config:FuzzParse ./cri:FuzzValidateSandboxConfig ./cri:FuzzLogPath ./cri:FuzzParseSignal
+FUZZTIME ?= 60s
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t%%:*} $${t##*:} ($(FUZZTIME))"; \
+		$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 lint:
 	$(GO) vet -tags '$(TAGS)' ./...
