@@ -23,12 +23,8 @@ func (s *RuntimeService) Status(ctx context.Context, req *runtimeapi.StatusReque
 			{Type: runtimeapi.RuntimeReady, Status: true},
 			netCond,
 		}},
-		RuntimeHandlers: []*runtimeapi.RuntimeHandler{{
-			Name: "",
-			// Recursive read-only mounts need mount_setattr (Linux 5.12).
-			Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: s.hasMountSetattr},
-		}},
-		Features: &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true},
+		RuntimeHandlers: s.runtimeHandlers(),
+		Features:        &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true},
 	}
 	if !req.GetVerbose() {
 		return resp, nil
@@ -39,6 +35,21 @@ func (s *RuntimeService) Status(ctx context.Context, req *runtimeapi.StatusReque
 	}
 	resp.Info = info
 	return resp, nil
+}
+
+// runtimeHandlers lists the default handler and every configured one; all
+// run pods alike, so they share their features.
+func (s *RuntimeService) runtimeHandlers() []*runtimeapi.RuntimeHandler {
+	names := append([]string{""}, s.opts.Config.RuntimeHandlers...)
+	out := make([]*runtimeapi.RuntimeHandler, len(names))
+	for i, name := range names {
+		out[i] = &runtimeapi.RuntimeHandler{
+			Name: name,
+			// Recursive read-only mounts need mount_setattr (Linux 5.12).
+			Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: s.hasMountSetattr},
+		}
+	}
+	return out
 }
 
 func (s *RuntimeService) verboseInfo() (map[string]string, error) {

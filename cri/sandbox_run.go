@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -46,8 +47,8 @@ func (s *RuntimeService) RunPodSandbox(ctx context.Context, req *runtimeapi.RunP
 	if err := validateSandboxConfig(cfg); err != nil {
 		return nil, err
 	}
-	if h := req.GetRuntimeHandler(); h != "" && h != "runc" {
-		return nil, invalid("runtime_handler %q is unknown; cria has the default handler (\"\" or \"runc\")", h)
+	if h := req.GetRuntimeHandler(); h != "" && !slices.Contains(s.opts.Config.RuntimeHandlers, h) {
+		return nil, invalid("runtime_handler %q is unknown; cria has the default handler (\"\") and %q (config runtime_handlers)", h, s.opts.Config.RuntimeHandlers)
 	}
 	if err := cgroups.ValidateParent(s.opts.CgroupDriver, cfg.GetLinux().GetCgroupParent()); err != nil {
 		return nil, invalid("config.linux.%v", err)

@@ -46,6 +46,8 @@ type Config struct {
 	MonitorCgroup string `toml:"monitor_cgroup" json:"monitor_cgroup" comment:"With the cgroupfs driver, the cgroup (under the root of each hierarchy) that container monitors are moved into, out of the daemon's own, so that a service manager stopping the daemon's cgroup leaves them, and their memory is counted apart. Empty: they stay in the daemon's. With the systemd driver they stay in the daemon's unit, which must have KillMode=process (contrib/systemd/cria.service)."`
 	// CheckpointDir is where CheckpointContainer may write archives.
 	CheckpointDir string `toml:"checkpoint_dir" json:"checkpoint_dir" comment:"The only directory CheckpointContainer writes archives to (the kubelet's <root-dir>/checkpoints); a location elsewhere is refused."`
+	// RuntimeHandlers are the handler names accepted besides the default.
+	RuntimeHandlers []string `toml:"runtime_handlers" json:"runtime_handlers" comment:"Runtime handlers (the handler of a RuntimeClass) accepted besides the default one (\"\"), each listed in Status. They all run pods the same way, through libcontainer; a name here lets a cluster's RuntimeClass objects (e.g. \"test-handler\", which Kubernetes' node e2e suite uses) select cria."`
 	// Network configures pod networking.
 	Network NetworkConfig `toml:"network" json:"network" comment:"Pod networking (CNI)."`
 	// Pod configures pod sandboxes.
@@ -169,12 +171,13 @@ type LogConfig struct {
 // Default returns the embedded defaults. Each call returns a fresh value.
 func Default() Config {
 	return Config{
-		Root:          "/var/lib/cria",
-		RunRoot:       "/run/cria",
-		Socket:        "/run/cria/cria.sock",
-		CgroupDriver:  "cgroupfs",
-		MonitorCgroup: "cria-monitors",
-		CheckpointDir: "/var/lib/kubelet/checkpoints",
+		Root:            "/var/lib/cria",
+		RunRoot:         "/run/cria",
+		Socket:          "/run/cria/cria.sock",
+		CgroupDriver:    "cgroupfs",
+		MonitorCgroup:   "cria-monitors",
+		CheckpointDir:   "/var/lib/kubelet/checkpoints",
+		RuntimeHandlers: []string{"runc"},
 		Log: LogConfig{
 			Level:  "info",
 			Format: "text",
@@ -200,6 +203,10 @@ func Default() Config {
 		},
 	}
 }
+
+// handlerNameRE is what a RuntimeClass handler may be (a DNS label, as
+// the API server validates it).
+var handlerNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // maxSocketPath is the longest path a unix socket can bind to on Linux
 // (sun_path is 108 bytes including the terminating NUL).
@@ -291,6 +298,16 @@ func (c *Config) Validate() error {
 	}
 	if c.MonitorPath != "" && !filepath.IsAbs(c.MonitorPath) {
 		bad("monitor_path", "must be an absolute path, got %q", c.MonitorPath)
+	}
+	seen := map[string]bool{}
+	for _, h := range c.RuntimeHandlers {
+		switch {
+		case !handlerNameRE.MatchString(h):
+			bad("runtime_handlers", "%q is not a DNS label (lower-case letters, digits and '-', at most 63)", h)
+		case seen[h]:
+			bad("runtime_handlers", "%q is listed twice", h)
+		}
+		seen[h] = true
 	}
 	oneOf(bad, "image.storage_driver", c.Image.StorageDriver, "overlay", "vfs")
 	if d, err := time.ParseDuration(c.Image.PullProgressTimeout); err != nil {

@@ -77,6 +77,53 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// TestRuntimeHandlers: Status lists the default handler and every
+// configured one, a pod may name any of them (and shows it back), and an
+// unknown name is refused.
+func TestRuntimeHandlers(t *testing.T) {
+	d := framework.StartDaemon(t, framework.WithBridgeNetwork(), framework.WithConfig(func(c *config.Config) {
+		c.RuntimeHandlers = []string{"runc", "test-handler"}
+	}))
+	st, err := d.Runtime.Status(ctxT(t), &runtimeapi.StatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, h := range st.RuntimeHandlers {
+		names = append(names, h.Name)
+		if h.Features == nil || !h.Features.RecursiveReadOnlyMounts {
+			t.Errorf("handler %q features = %+v, want recursive read-only mounts (kernel 5.12+)", h.Name, h.Features)
+		}
+	}
+	if strings.Join(names, ",") != ",runc,test-handler" {
+		t.Errorf("Status lists handlers %q, want \"\", \"runc\", \"test-handler\"", names)
+	}
+	id := runPodWithHandler(t, d, "test-handler")
+	ps, err := d.Runtime.PodSandboxStatus(ctxT(t), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps.Status.RuntimeHandler != "test-handler" || ps.Status.State != runtimeapi.PodSandboxState_SANDBOX_READY {
+		t.Errorf("pod status: handler %q state %v, want test-handler, READY", ps.Status.RuntimeHandler, ps.Status.State)
+	}
+	_, err = d.Runtime.RunPodSandbox(ctxT(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig(func(c *runtimeapi.PodSandboxConfig) {
+		c.Metadata.Name = "unknown-handler"
+	}), RuntimeHandler: "kata"})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "runtime_handler") {
+		t.Errorf("RunPodSandbox with handler kata: %v, want InvalidArgument naming runtime_handler", err)
+	}
+}
+
+func runPodWithHandler(t *testing.T, d *framework.Daemon, handler string) string {
+	t.Helper()
+	resp, err := d.Runtime.RunPodSandbox(ctxT(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig(), RuntimeHandler: handler})
+	if err != nil {
+		t.Fatalf("RunPodSandbox with handler %q: %v", handler, err)
+	}
+	t.Cleanup(func() { removePod(t, d, resp.PodSandboxId) })
+	return resp.PodSandboxId
+}
+
 func TestRuntimeConfigReportsDriverInUse(t *testing.T) {
 	for _, tc := range []struct {
 		requested string
