@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/containerd/errdefs"
 	"github.com/containernetworking/cni/libcni"
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
@@ -157,7 +158,7 @@ func (p Pod) runtimeConf() *libcni.RuntimeConf {
 func (c *CNI) Setup(ctx context.Context, pod Pod) (*Attachment, error) {
 	list, why := c.current()
 	if list == nil {
-		return nil, fmt.Errorf("network not ready: %s", why)
+		return nil, fmt.Errorf("%w: network not ready: %s", errdefs.ErrFailedPrecondition, why)
 	}
 	res, err := c.cni.AddNetworkList(ctx, list, pod.runtimeConf())
 	if err != nil {

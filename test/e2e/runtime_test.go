@@ -56,6 +56,12 @@ func TestStatus(t *testing.T) {
 	if len(st.Info) != 0 {
 		t.Errorf("non-verbose Status has info %v", st.Info)
 	}
+	// A pod cannot be networked until a CNI config appears: the node
+	// cannot serve it now, the request is not malformed.
+	_, err = d.Runtime.RunPodSandbox(ctxT(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig()})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "network not ready") {
+		t.Errorf("RunPodSandbox with no CNI config: %v, want FailedPrecondition, network not ready", err)
+	}
 
 	st, err = d.Runtime.Status(ctxT(t), &runtimeapi.StatusRequest{Verbose: true})
 	if err != nil {
