@@ -28,6 +28,7 @@ import (
 	"github.com/cria-runtime/cria/cri/network"
 	"github.com/cria-runtime/cria/cri/specgen"
 	"github.com/cria-runtime/cria/cri/store"
+	"github.com/cria-runtime/cria/image"
 	"github.com/cria-runtime/cria/oci/atomicfile"
 	"github.com/cria-runtime/cria/oci/logfile"
 	"github.com/cria-runtime/cria/oci/monitor"
@@ -128,6 +129,7 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 		return nil, err
 	}
 	c.Rootfs, c.ImageID = rootfs.Path, rootfs.Image.ID
+	c.ImageRef = imageName(cfg.GetImage(), rootfs.Image)
 	imgCfg := rootfs.Image.Config.Config
 	c.StopSignal = imgCfg.StopSignal
 	if sig := cfg.GetStopSignal(); sig != runtimeapi.Signal_SIGNAL_RUNTIME_DEFAULT {
@@ -559,4 +561,20 @@ func hostDevices() []string {
 		return nil
 	})
 	return out
+}
+
+// imageName is the image a container reports that it runs, which the
+// kubelet shows as the container's image in the pod's status: the name the
+// user gave (the pod spec's image, which the kubelet sends beside the id
+// it resolved), else the config's reference, or for a bare image id the
+// image's first tag, as containerd does.
+func imageName(spec *runtimeapi.ImageSpec, img *image.Image) string {
+	if u := spec.GetUserSpecifiedImage(); u != "" {
+		return u
+	}
+	ref := spec.GetImage()
+	if (ref == img.ID || "sha256:"+ref == img.ID) && len(img.RepoTags) > 0 {
+		return img.RepoTags[0]
+	}
+	return ref
 }

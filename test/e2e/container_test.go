@@ -177,6 +177,28 @@ func logRecords(t *testing.T, path string) []string {
 	return out
 }
 
+// TestContainerReportsTheImageTheUserNamed: the kubelet creates a
+// container from the image id it resolved, with the pod spec's name beside
+// it; status and list report that name (the pod's status shows it), and the
+// id as the reference.
+func TestContainerReportsTheImageTheUserNamed(t *testing.T) {
+	e := newContainerEnv(t)
+	img, err := e.d.Images.ImageStatus(ctxT(t), &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: busybox}})
+	if err != nil || img.Image == nil {
+		t.Fatalf("ImageStatus(%s): %v %v", busybox, img, err)
+	}
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Image = &runtimeapi.ImageSpec{Image: img.Image.Id, UserSpecifiedImage: busybox}
+	})
+	if st := e.status(t, id); st.Image.GetImage() != busybox || st.ImageRef != img.Image.Id {
+		t.Errorf("status: image %q ref %q, want %q and %q", st.Image.GetImage(), st.ImageRef, busybox, img.Image.Id)
+	}
+	list, err := e.d.Runtime.ListContainers(ctxT(t), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{Id: id}})
+	if err != nil || len(list.Containers) != 1 || list.Containers[0].Image.GetImage() != busybox {
+		t.Errorf("ListContainers: %v %v, want the image %q", list, err, busybox)
+	}
+}
+
 func TestContainerRunsAndExitsWithItsCode(t *testing.T) {
 	e := newContainerEnv(t)
 	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
