@@ -8,8 +8,6 @@ import (
 
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-
-	"github.com/cria-runtime/cria/cri/specgen"
 )
 
 // Bounds on what a pod config may carry.
@@ -51,9 +49,6 @@ func validateSandboxConfig(c *runtimeapi.PodSandboxConfig) error {
 		if strings.ContainsAny(f.val, "/\x00\n") || len(f.val) > 253 {
 			return invalid("%s %q must be at most 253 characters without '/' or control characters", f.name, f.val)
 		}
-	}
-	if err := specgen.CheckSELinux("config.linux.security_context.selinux_options", c.GetLinux().GetSecurityContext().GetSelinuxOptions()); err != nil {
-		return err
 	}
 	if h := c.GetHostname(); len(h) > maxHostnameLen || strings.ContainsAny(h, " \t\n\x00/") {
 		return invalid("config.hostname %q must be at most %d characters without spaces or '/'", h, maxHostnameLen)

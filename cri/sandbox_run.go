@@ -16,6 +16,7 @@ import (
 
 	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/cri/network"
+	"github.com/cria-runtime/cria/cri/specgen"
 	"github.com/cria-runtime/cria/cri/store"
 )
 
@@ -49,6 +50,9 @@ func (s *RuntimeService) RunPodSandbox(ctx context.Context, req *runtimeapi.RunP
 	}
 	if h := req.GetRuntimeHandler(); h != "" && !slices.Contains(s.opts.Config.RuntimeHandlers, h) {
 		return nil, invalid("runtime_handler %q is unknown; cria has the default handler (\"\") and %q (config runtime_handlers)", h, s.opts.Config.RuntimeHandlers)
+	}
+	if err := specgen.CheckSELinux("config.linux.security_context.selinux_options", cfg.GetLinux().GetSecurityContext().GetSelinuxOptions(), s.selinuxEnabled); err != nil {
+		return nil, err
 	}
 	if err := cgroups.ValidateParent(s.opts.CgroupDriver, cfg.GetLinux().GetCgroupParent()); err != nil {
 		return nil, invalid("config.linux.%v", err)

@@ -119,7 +119,7 @@ func Generate(in Input) (*specs.Spec, error) {
 	if privileged && !in.SandboxConfig.GetLinux().GetSecurityContext().GetPrivileged() {
 		return nil, invalid("config.linux.security_context.privileged: the pod is not privileged")
 	}
-	if err := CheckSELinux("config.linux.security_context.selinux_options", sc.GetSelinuxOptions()); err != nil {
+	if err := CheckSELinux("config.linux.security_context.selinux_options", sc.GetSelinuxOptions(), in.SELinuxEnabled); err != nil {
 		return nil, err
 	}
 	for i, m := range c.GetMounts() {
@@ -506,11 +506,14 @@ func applyDevices(s *specs.Spec, in Input, privileged bool) error {
 	return nil
 }
 
-// CheckSELinux refuses SELinux options (FailedPrecondition, naming field):
-// cria applies no SELinux labels, and says so rather than run a workload
-// without the label it asked for.
-func CheckSELinux(field string, o *runtimeapi.SELinuxOption) error {
-	if o.GetUser() == "" && o.GetRole() == "" && o.GetType() == "" && o.GetLevel() == "" {
+// CheckSELinux refuses SELinux options (FailedPrecondition, naming field)
+// on a host that enforces SELinux: cria applies no SELinux labels, and says
+// so rather than run a workload without the label it asked for. Where the
+// kernel has no SELinux there is no label to apply, and the options are
+// accepted, as containerd and CRI-O do (the kubelet and the node e2e suite
+// set them on ordinary pods).
+func CheckSELinux(field string, o *runtimeapi.SELinuxOption, hostEnforces bool) error {
+	if !hostEnforces || (o.GetUser() == "" && o.GetRole() == "" && o.GetType() == "" && o.GetLevel() == "") {
 		return nil
 	}
 	return fmt.Errorf("%s: cria does not apply SELinux labels: %w", field, errdefs.ErrFailedPrecondition)

@@ -474,10 +474,19 @@ func TestGenerate(t *testing.T) {
 			in.AppArmorEnabled = true
 			sec(in).Apparmor = &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: "localhost/"}
 		}, wantErr: "localhost_ref is empty"},
-		{name: "selinux options refused", edit: func(in *Input) {
+		{name: "selinux options on a host without SELinux are nothing to apply", edit: func(in *Input) {
+			sec(in).SelinuxOptions = &runtimeapi.SELinuxOption{Level: "s0"}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.SelinuxLabel != "" || s.Linux.MountLabel != "" {
+				t.Errorf("labels %q %q, want none", s.Process.SelinuxLabel, s.Linux.MountLabel)
+			}
+		}},
+		{name: "selinux options on an SELinux host refused", edit: func(in *Input) {
+			in.SELinuxEnabled = true
 			sec(in).SelinuxOptions = &runtimeapi.SELinuxOption{Type: "spc_t"}
 		}, wantErr: "security_context.selinux_options: cria does not apply SELinux labels", errKind: errdefs.ErrFailedPrecondition},
 		{name: "empty selinux options are none", edit: func(in *Input) {
+			in.SELinuxEnabled = true
 			sec(in).SelinuxOptions = &runtimeapi.SELinuxOption{}
 		}},
 		{name: "selinux relabel on a host without SELinux is nothing to do", edit: func(in *Input) {
