@@ -1,5 +1,5 @@
-// Command testbin stands in for the programs inside critest's images that
-// Debian's busybox-static lacks. It is one static binary, hard-linked under
+// Command testbin stands in for the programs inside critest's and the node
+// e2e suite's images that Debian's busybox lacks. It is one static binary, hard-linked under
 // several names; the name it is called by picks the program:
 //
 //	nginx       an HTTP server (port 80, or -listen) that writes
@@ -10,6 +10,8 @@
 //	pgrep       prints the pids of processes whose name matches a pattern
 //	ipcs        lists System V shared-memory segments (-m)
 //	pause       sleeps until SIGINT or SIGTERM
+//	curl        fetches an http:// URL, with the options node e2e uses
+//	nmeter      prints the time with milliseconds (-d0 '%3t'), as busybox's
 package main
 
 import (
@@ -42,7 +44,7 @@ func main() {
 	case "httpd":
 		fmt.Println("httpd: serving HTTP on :80")
 		err = serve(":80")
-	case "nonewprivs":
+	case "nonewprivs", "nnp":
 		fmt.Printf("Effective uid: %d\n", os.Geteuid())
 	case "pgrep":
 		os.Exit(pgrep(os.Args[1:]))
@@ -50,6 +52,10 @@ func main() {
 		err = ipcs()
 	case "pause":
 		pause()
+	case "curl":
+		os.Exit(curl(os.Args[1:]))
+	case "nmeter":
+		os.Exit(nmeter(os.Args[1:]))
 	default:
 		err = fmt.Errorf("unknown program %q", name)
 	}
