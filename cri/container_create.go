@@ -301,6 +301,7 @@ func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.Container
 	in := specgen.Input{
 		AppArmorEnabled: s.opts.AppArmor.Enabled, AppArmorDefault: s.opts.AppArmor.Default, AppArmorDefaultErr: s.opts.AppArmor.DefaultErr,
 		SELinuxEnabled:   s.selinuxEnabled,
+		OOMScoreAdjFloor: s.oomScoreAdjFloor,
 		HostCapabilities: hostCapabilities(),
 		ID:               c.ID, Config: cfg, SandboxConfig: sbCfg, Rootfs: c.Rootfs, User: user,
 		CgroupDriver: s.opts.CgroupDriver, CgroupV2: cgroups.IsV2(), Devices: map[string]specgen.Device{},

@@ -65,6 +65,9 @@ func (s *RuntimeService) verboseInfo() (map[string]string, error) {
 		"cgroupDriver":    s.opts.CgroupDriver,
 		"cgroupHierarchy": cgroups.Hierarchy(),
 		"podCIDRs":        podCIDRs,
+		// Set when the daemon cannot lower oom_score_adj: containers
+		// asking for less get this.
+		"oomScoreAdjFloor": s.oomScoreAdjFloor,
 		"apparmor": map[string]any{
 			"enabled": s.opts.AppArmor.Enabled, "defaultProfile": s.opts.AppArmor.Default, "defaultProfileError": s.opts.AppArmor.DefaultErr,
 		},

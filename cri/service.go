@@ -6,6 +6,10 @@ package cri
 
 import (
 	"errors"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -90,6 +94,9 @@ type RuntimeService struct {
 	// selinuxEnabled tells whether the host enforces SELinux (selinuxfs
 	// is mounted).
 	selinuxEnabled bool
+	// oomScoreAdjFloor is the daemon's own oom_score_adj when it cannot
+	// lower it (no CAP_SYS_RESOURCE); nil when it can.
+	oomScoreAdjFloor *int
 
 	runMu sync.Mutex // protects runs and unclaimed
 	// runs are the RunPodSandbox calls in progress, by sandbox name.
@@ -119,7 +126,25 @@ func (s *RuntimeService) SetStreaming(srv *streaming.Server) { s.opts.Streaming 
 // serving.
 func NewRuntimeService(opts Options) *RuntimeService {
 	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{},
-		hasMountSetattr: probeMountSetattr(), selinuxEnabled: probeSELinux()}
+		hasMountSetattr: probeMountSetattr(), selinuxEnabled: probeSELinux(), oomScoreAdjFloor: probeOOMScoreAdjFloor()}
+}
+
+// probeOOMScoreAdjFloor returns the daemon's oom_score_adj if it lacks
+// CAP_SYS_RESOURCE, without which no process it starts can go below it;
+// nil if it has the capability.
+func probeOOMScoreAdjFloor() *int {
+	if slices.Contains(hostCapabilities(), "CAP_SYS_RESOURCE") {
+		return nil
+	}
+	b, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		return nil
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil
+	}
+	return &v
 }
 
 // probeSELinux tells whether the host enforces SELinux: its filesystem

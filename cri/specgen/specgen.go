@@ -85,6 +85,12 @@ type Input struct {
 	// TargetPIDNS is the pin of the target container's PID namespace for
 	// the TARGET PID namespace mode.
 	TargetPIDNS string
+	// OOMScoreAdjFloor, when set, is the lowest oom_score_adj a container
+	// can be given: the daemon lacks CAP_SYS_RESOURCE, so no process it
+	// starts can go below its own value, and a lower one asked for (the
+	// kubelet's -997 for a Guaranteed pod) is raised to it rather than
+	// fail the container's start (containerd's restrict_oom_score_adj).
+	OOMScoreAdjFloor *int
 	// HostCapabilities are the capabilities the daemon holds: what a
 	// privileged container, or one that adds "ALL", gets. Nil means every
 	// capability.
@@ -215,7 +221,11 @@ func Generate(in Input) (*specs.Spec, error) {
 		spec.WithCgroupsPath(cgroups.ContainerPath(in.CgroupDriver, in.Sandbox.CgroupParent, in.ID)),
 	}
 	if lc.GetResources() != nil && lc.GetResources().OomScoreAdj != 0 {
-		opts = append(opts, spec.WithOOMScoreAdj(int(lc.GetResources().OomScoreAdj)))
+		adj := int(lc.GetResources().OomScoreAdj)
+		if f := in.OOMScoreAdjFloor; f != nil && adj < *f {
+			adj = *f
+		}
+		opts = append(opts, spec.WithOOMScoreAdj(adj))
 	}
 	if err := spec.Apply(s, opts...); err != nil {
 		return nil, invalid("%v", err)

@@ -500,6 +500,31 @@ func TestGenerate(t *testing.T) {
 			in.SELinuxEnabled = true
 			in.Config.Mounts = []*runtimeapi.Mount{{ContainerPath: "/data", HostPath: "/srv/data", SelinuxRelabel: true}}
 		}, wantErr: "config.mounts[0].selinux_relabel", errKind: errdefs.ErrFailedPrecondition},
+		{name: "oom score below the floor is raised to it", edit: func(in *Input) {
+			floor := 0
+			in.OOMScoreAdjFloor = &floor
+			in.Config.Linux.Resources = &runtimeapi.LinuxContainerResources{OomScoreAdj: -997}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.OOMScoreAdj == nil || *s.Process.OOMScoreAdj != 0 {
+				t.Errorf("oom score adj = %v, want the floor 0", s.Process.OOMScoreAdj)
+			}
+		}},
+		{name: "oom score above the floor is kept", edit: func(in *Input) {
+			floor := 0
+			in.OOMScoreAdjFloor = &floor
+			in.Config.Linux.Resources = &runtimeapi.LinuxContainerResources{OomScoreAdj: 1000}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.OOMScoreAdj == nil || *s.Process.OOMScoreAdj != 1000 {
+				t.Errorf("oom score adj = %v, want 1000", s.Process.OOMScoreAdj)
+			}
+		}},
+		{name: "oom score without a floor", edit: func(in *Input) {
+			in.Config.Linux.Resources = &runtimeapi.LinuxContainerResources{OomScoreAdj: -997}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.OOMScoreAdj == nil || *s.Process.OOMScoreAdj != -997 {
+				t.Errorf("oom score adj = %v, want -997", s.Process.OOMScoreAdj)
+			}
+		}},
 		{name: "no command at all", edit: func(in *Input) { in.Image.Entrypoint, in.Image.Cmd = nil, nil }, wantErr: "config.command"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

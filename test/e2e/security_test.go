@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -165,4 +167,27 @@ func TestSecurityContext(t *testing.T) {
 			t.Errorf("a mount made on the host after start did not reach the container")
 		}
 	})
+}
+
+// TestGuaranteedOOMScoreWithoutSysResource: the kubelet gives a Guaranteed
+// pod's containers oom_score_adj -997. A daemon without CAP_SYS_RESOURCE
+// (this machine's root) cannot start a process below its own value, so it
+// raises the value to its own rather than fail every such container; with
+// the capability the container gets -997.
+func TestGuaranteedOOMScoreWithoutSysResource(t *testing.T) {
+	e := newContainerEnv(t)
+	out, code := e.runOnce(t, "cat /proc/self/oom_score_adj", func(c *runtimeapi.ContainerConfig) {
+		c.Linux.Resources = &runtimeapi.LinuxContainerResources{OomScoreAdj: -997}
+	})
+	want := "-997"
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.d.PID()))
+	if m := regexp.MustCompile(`CapEff:\s*([0-9a-f]+)`).FindSubmatch(status); m != nil {
+		if eff, _ := strconv.ParseUint(string(m[1]), 16, 64); eff&(1<<unix.CAP_SYS_RESOURCE) == 0 {
+			own, _ := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", e.d.PID()))
+			want = strings.TrimSpace(string(own))
+		}
+	}
+	if code != 0 || out != "stdout F "+want {
+		t.Errorf("container asking for oom_score_adj -997: exit %d, %q; want it to run with %s", code, out, want)
+	}
 }
