@@ -696,3 +696,24 @@ func TestTTYContainerLogsItsTerminal(t *testing.T) {
 		t.Errorf("tty container: exit %d, log %q; want a /dev/pts terminal and its output as stdout", st.ExitCode, out)
 	}
 }
+
+// TestEnvNamesThatAreNotIdentifiers: Kubernetes allows environment names
+// such as "data-1" (envFrom a secret's keys); they reach the process as
+// given. (A shell may drop them from what it passes on: Debian's busybox
+// 1.35 does, which is why node e2e's "Secrets should be consumable via the
+// environment" is listed there.)
+func TestEnvNamesThatAreNotIdentifiers(t *testing.T) {
+	e := newContainerEnv(t)
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"env"}
+		c.Envs = append(c.Envs, &runtimeapi.KeyValue{Key: "data-1", Value: []byte("value-1")}, &runtimeapi.KeyValue{Key: "p-data.2", Value: []byte("value-2")})
+	})
+	e.start(t, id)
+	st := e.waitExited(t, id)
+	got := strings.Join(logRecords(t, st.LogPath), "|")
+	for _, want := range []string{"stdout F data-1=value-1", "stdout F p-data.2=value-2"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("env output %q lacks %q", got, want)
+		}
+	}
+}
