@@ -75,15 +75,7 @@ func TestCritest(t *testing.T) {
 		"--ginkgo.timeout", "24m",
 	)
 	cmd.Dir = t.TempDir()
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	start := time.Now()
-	runErr := cmd.Run()
-	logf.Close()
-	elapsed := time.Since(start).Round(time.Second)
+	elapsed, runErr := framework.RunLogged(t, cmd, logPath)
 
 	specs, err := framework.ReadJUnit(junit)
 	if err != nil {

@@ -2,9 +2,6 @@ package conformance
 
 import (
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/cria-runtime/cria/test/framework"
@@ -98,7 +95,7 @@ func with(tools map[string]framework.File, path string, mode int64) map[string]f
 // references to reg.
 func pushCritestImages(t testing.TB, reg *framework.Registry) {
 	t.Helper()
-	bin := buildTestbin(t)
+	bin := framework.BuildStatic(t, "./testbin")
 	// busybox-static lacks pgrep and ipcs, which critest execs.
 	tools := map[string]framework.File{
 		"bin/testbin":   {Content: bin, Mode: 0o755},
@@ -121,24 +118,4 @@ func pushCritestImages(t testing.TB, reg *framework.Registry) {
 			reg.Push(t, ref, img)
 		}
 	}
-}
-
-// buildTestbin compiles ./testbin as a static binary and returns it.
-func buildTestbin(t testing.TB) []byte {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	out := filepath.Join(t.TempDir(), "testbin")
-	cmd := exec.Command(gobin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./testbin")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the test images' binary: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
