@@ -36,10 +36,15 @@ KUBELET_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBELET_VERSION
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
 # Where make conformance keeps critest's JUnit report and output.
 CONFORMANCE_REPORTS ?= $(CURDIR)/_output/conformance
+# Kubernetes' node e2e suite (e2e_node.test), the ginkgo CLI that runs it
+# and agnhost (the suite's test image program), from the kubelet's module;
+# make node-e2e keeps the report and output in NODE_E2E_REPORTS.
+NODE_E2E_REPORTS ?= $(CURDIR)/_output/node-e2e
 
 # What the tests need to find.
 TEST_ENV := CRIA_BINARY=$(BIN)/cria CRICTL=$(BIN)/crictl CRITEST=$(BIN)/critest KUBELET=$(BIN)/kubelet \
-	CONFORMANCE_BUSYBOX=$(BUSYBOX_DYNAMIC) CONFORMANCE_REPORT_DIR=$(CONFORMANCE_REPORTS)
+	CONFORMANCE_BUSYBOX=$(BUSYBOX_DYNAMIC) CONFORMANCE_REPORT_DIR=$(CONFORMANCE_REPORTS) \
+	NODE_E2E_TEST=$(BIN)/e2e_node.test GINKGO=$(BIN)/ginkgo AGNHOST=$(BIN)/agnhost NODE_E2E_REPORT_DIR=$(NODE_E2E_REPORTS)
 
 # The test timeout covers the whole suite; CI has 90 minutes in all. make
 # test runs one test binary at a time (-p 1): the end-to-end and conformance
@@ -48,7 +53,7 @@ TEST_TIMEOUT ?= 40m
 # Extra arguments for go test, e.g. make test TESTFLAGS='-run TestStatus -v'.
 TESTFLAGS ?=
 
-.PHONY: all build run test unit e2e e2e-kubelet conformance bench bench-critest fuzz install lint tools deps clean
+.PHONY: all build run test unit e2e e2e-kubelet conformance node-e2e bench bench-critest fuzz install lint tools deps clean
 
 all: build
 
@@ -69,7 +74,7 @@ run: deps build
 deps:
 	@bash .ci/install-deps
 
-tools: $(BIN)/crictl $(BIN)/critest $(BIN)/kubelet $(BUSYBOX_DYNAMIC)
+tools: $(BIN)/crictl $(BIN)/critest $(BIN)/kubelet $(BIN)/e2e_node.test $(BIN)/ginkgo $(BIN)/agnhost $(BUSYBOX_DYNAMIC)
 
 $(BIN)/crictl:
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/cri-tools/cmd/crictl@$(CRICTL_VERSION)
@@ -84,6 +89,19 @@ $(BIN)/kubelet: $(KUBELET_MODULE)/go.mod $(KUBELET_MODULE)/go.sum
 	grep -q "k8s.io/kubernetes $(KUBELET_VERSION)$$" $(KUBELET_MODULE)/go.mod
 	cd $(KUBELET_MODULE) && GOFLAGS=-buildvcs=false $(GO) build -ldflags '$(KUBELET_LDFLAGS)' -o $(BIN)/kubelet.new k8s.io/kubernetes/cmd/kubelet
 	mv $(BIN)/kubelet.new $(BIN)/kubelet
+
+# About 6 minutes more, cold. The suite runs the kubelet beside it.
+$(BIN)/e2e_node.test: $(KUBELET_MODULE)/go.mod $(KUBELET_MODULE)/go.sum
+	grep -q "k8s.io/kubernetes $(KUBELET_VERSION)$$" $(KUBELET_MODULE)/go.mod
+	cd $(KUBELET_MODULE) && GOFLAGS=-buildvcs=false $(GO) test -c -ldflags '$(KUBELET_LDFLAGS)' -o $(BIN)/e2e_node.test.new k8s.io/kubernetes/test/e2e_node
+	mv $(BIN)/e2e_node.test.new $(BIN)/e2e_node.test
+
+$(BIN)/ginkgo: $(KUBELET_MODULE)/go.mod $(KUBELET_MODULE)/go.sum
+	cd $(KUBELET_MODULE) && GOFLAGS=-buildvcs=false $(GO) build -o $(BIN)/ginkgo github.com/onsi/ginkgo/v2/ginkgo
+
+# Static, for the test images.
+$(BIN)/agnhost: $(KUBELET_MODULE)/go.mod $(KUBELET_MODULE)/go.sum
+	cd $(KUBELET_MODULE) && CGO_ENABLED=0 GOFLAGS=-buildvcs=false $(GO) build -ldflags '-s -w' -o $(BIN)/agnhost k8s.io/kubernetes/test/images/agnhost
 
 $(BUSYBOX_DYNAMIC):
 	rm -rf $(BIN)/busybox-dynamic && mkdir -p $(BIN)/busybox-dynamic
@@ -104,6 +122,13 @@ e2e: build tools
 # test.
 e2e-kubelet: build tools
 	$(TEST_ENV) $(GO) test -tags '$(TAGS)' -count=1 -timeout 20m -v ./test/e2e/kubelet/
+
+# Kubernetes' node conformance lane (about 430 specs) against a daemon and
+# kubelet started for it, offline; reports in $(NODE_E2E_REPORTS). make test
+# runs a curated part of it. NODE_E2E_FOCUS=<regexp> runs the specs it
+# matches instead.
+node-e2e: build tools
+	$(TEST_ENV) NODE_E2E_LANE=full $(GO) test -tags '$(TAGS)' -count=1 -timeout 130m -v ./test/nodee2e/
 
 # critest against a daemon started for it, offline; reports in
 # $(CONFORMANCE_REPORTS). Part of make test.
