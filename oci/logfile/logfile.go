@@ -5,7 +5,7 @@
 //
 // where stream is "stdout" or "stderr" and tag is "F" for the last (or
 // only) record of a line and "P" for a record that a longer line was cut
-// into. The file can be reopened at its path after the kubelet renamed it
+// into, or for output that ended without a newline. The file can be reopened at its path after the kubelet renamed it
 // (log rotation).
 package logfile
 
@@ -200,7 +200,8 @@ func (l *File) tell(msg string) {
 
 // Stream turns one output stream ("stdout" or "stderr") into records of l.
 // Write accepts arbitrary chunks; Close flushes a last line that has no
-// newline (as a full record: the stream has ended, so the line has too).
+// newline as a partial record, so that a reader gives back the output
+// exactly: the kubelet's termination message of `echo -n DONE` is "DONE".
 // A Stream is not safe for concurrent use; each stream has its own.
 type Stream struct {
 	log     *File
@@ -243,8 +244,8 @@ func (s *Stream) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// emit writes a complete line as P records of MaxRecord bytes and a last F
-// record.
+// emit writes a line as P records of MaxRecord bytes and a last record,
+// F if the line is complete.
 func (s *Stream) emit(line []byte, complete bool) error {
 	for len(line) > MaxRecord {
 		if err := s.log.writeRecord(s.name, true, line[:MaxRecord]); err != nil {
@@ -255,12 +256,12 @@ func (s *Stream) emit(line []byte, complete bool) error {
 	return s.log.writeRecord(s.name, !complete, line)
 }
 
-// Close writes any unfinished line as a full record.
+// Close writes any unfinished line as partial records.
 func (s *Stream) Close() error {
 	if len(s.pending) == 0 {
 		return nil
 	}
 	line := s.pending
 	s.pending = nil
-	return s.emit(line, true)
+	return s.emit(line, false)
 }

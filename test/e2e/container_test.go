@@ -177,6 +177,25 @@ func logRecords(t *testing.T, path string) []string {
 	return out
 }
 
+// TestOutputEndingWithoutNewline: output whose last line has no newline
+// ends the log with a partial record, so that a reader gives back exactly
+// what was written; the kubelet's termination message taken from the log
+// of `echo -n DONE; false` is "DONE".
+func TestOutputEndingWithoutNewline(t *testing.T) {
+	e := newContainerEnv(t)
+	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
+		c.Command = []string{"sh", "-c", "echo first; echo -n DONE; exit 1"}
+	})
+	e.start(t, id)
+	st := e.waitExited(t, id)
+	if recs := logRecords(t, st.LogPath); strings.Join(recs, "|") != "stdout F first|stdout P DONE" {
+		t.Errorf("log records = %q, want a full record and a partial one", recs)
+	}
+	if out := e.d.Crictl(t, "logs", id); out != "first\nDONE" {
+		t.Errorf("crictl logs = %q, want %q", out, "first\nDONE")
+	}
+}
+
 // TestContainerReportsTheImageTheUserNamed: the kubelet creates a
 // container from the image id it resolved, with the pod spec's name beside
 // it; status and list report that name (the pod's status shows it), and the
