@@ -12,6 +12,8 @@
 //	pause       sleeps until SIGINT or SIGTERM
 //	curl        fetches an http:// URL, with the options node e2e uses
 //	nmeter      prints the time with milliseconds (-d0 '%3t'), as busybox's
+//	            nmeter does
+//	nc          sends its input over TCP or UDP and prints the reply
 package main
 
 import (
@@ -56,6 +58,8 @@ func main() {
 		os.Exit(curl(os.Args[1:]))
 	case "nmeter":
 		os.Exit(nmeter(os.Args[1:]))
+	case "nc":
+		os.Exit(nc(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	default:
 		err = fmt.Errorf("unknown program %q", name)
 	}
