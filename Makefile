@@ -27,6 +27,9 @@ CRI_TOOLS      := sigs.k8s.io/cri-tools@$(CRICTL_VERSION)
 # Debian's dynamically linked busybox, the base of the conformance images
 # (see test/conformance); fetched with apt, never installed.
 BUSYBOX_DYNAMIC := $(BIN)/busybox-dynamic/bin/busybox
+# Debian's statically linked bash: the node e2e suite's agnhost image has
+# bash, and its probe specs run scripts with it.
+BASH_STATIC := $(BIN)/bash-static/bin/bash-static
 # The kubelet that test/e2e/kubelet runs cria under, pinned by its own
 # module so that the project's go.mod stays clean.
 # KUBELET_VERSION is the k8s.io/kubernetes version that module requires.
@@ -44,7 +47,7 @@ NODE_E2E_REPORTS ?= $(CURDIR)/_output/node-e2e
 # What the tests need to find.
 TEST_ENV := CRIA_BINARY=$(BIN)/cria CRICTL=$(BIN)/crictl CRITEST=$(BIN)/critest KUBELET=$(BIN)/kubelet \
 	CONFORMANCE_BUSYBOX=$(BUSYBOX_DYNAMIC) CONFORMANCE_REPORT_DIR=$(CONFORMANCE_REPORTS) \
-	NODE_E2E_TEST=$(BIN)/e2e_node.test GINKGO=$(BIN)/ginkgo AGNHOST=$(BIN)/agnhost NODE_E2E_REPORT_DIR=$(NODE_E2E_REPORTS)
+	NODE_E2E_TEST=$(BIN)/e2e_node.test GINKGO=$(BIN)/ginkgo AGNHOST=$(BIN)/agnhost BASH_STATIC=$(BASH_STATIC) NODE_E2E_REPORT_DIR=$(NODE_E2E_REPORTS)
 
 # The test timeout covers the whole suite; CI has 90 minutes in all. make
 # test runs one test binary at a time (-p 1): the end-to-end and conformance
@@ -74,7 +77,7 @@ run: deps build
 deps:
 	@bash .ci/install-deps
 
-tools: $(BIN)/crictl $(BIN)/critest $(BIN)/kubelet $(BIN)/e2e_node.test $(BIN)/ginkgo $(BIN)/agnhost $(BUSYBOX_DYNAMIC)
+tools: $(BIN)/crictl $(BIN)/critest $(BIN)/kubelet $(BIN)/e2e_node.test $(BIN)/ginkgo $(BIN)/agnhost $(BUSYBOX_DYNAMIC) $(BASH_STATIC)
 
 $(BIN)/crictl:
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/cri-tools/cmd/crictl@$(CRICTL_VERSION)
@@ -107,6 +110,12 @@ $(BUSYBOX_DYNAMIC):
 	rm -rf $(BIN)/busybox-dynamic && mkdir -p $(BIN)/busybox-dynamic
 	cd $(BIN)/busybox-dynamic && { apt-get download busybox 2>/dev/null || { apt-get update -qq && apt-get download busybox; }; } && \
 		dpkg-deb -x busybox_*.deb . && rm -f busybox_*.deb
+	test -x $@
+
+$(BASH_STATIC):
+	rm -rf $(BIN)/bash-static && mkdir -p $(BIN)/bash-static
+	cd $(BIN)/bash-static && { apt-get download bash-static 2>/dev/null || { apt-get update -qq && apt-get download bash-static; }; } && \
+		dpkg-deb -x bash-static_*.deb . && rm -f bash-static_*.deb
 	test -x $@
 
 test: deps lint build tools

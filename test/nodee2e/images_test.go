@@ -33,6 +33,7 @@ type programs struct {
 	busybox string // Debian's dynamically linked busybox (glibc, NSS)
 	testbin []byte // test/conformance/testbin: nginx, pause, curl, nonewprivs
 	agnhost []byte // k8s.io/kubernetes/test/images/agnhost at the kubelet's version
+	bash    []byte // Debian's statically linked bash
 	// A self-signed certificate for localhost, PEM.
 	tlsCert, tlsKey []byte
 }
@@ -57,6 +58,10 @@ var substitutes = []substitute{
 				"agnhost-2":    {Link: "agnhost"},
 				"uploads":      {Special: tar.TypeDir, Mode: 0o755},
 				"usr/bin/curl": {Content: p.testbin, Mode: 0o755},
+				// busybox's nc has no -u; this one is found first.
+				"usr/bin/nc": {Content: p.testbin, Mode: 0o755},
+				// The probe specs' scripts run under /bin/bash.
+				"bin/bash": {Content: p.bash, Mode: 0o755},
 				// The porter certificate that netexec serves HTTPS with
 				// (probes and hooks do not verify it).
 				"localhost.crt": {Content: p.tlsCert},
@@ -105,6 +110,7 @@ func pushSubstitutes(t testing.TB, reg *framework.Registry) {
 		busybox: os.Getenv("CONFORMANCE_BUSYBOX"),
 		testbin: framework.BuildStatic(t, "../conformance/testbin"),
 		agnhost: readBinary(t, "AGNHOST", "agnhost"),
+		bash:    readBinary(t, "BASH_STATIC", "bash-static"),
 	}
 	p.tlsCert, p.tlsKey = selfSigned(t, "localhost")
 	if p.busybox == "" {
