@@ -212,7 +212,10 @@ func (s *RuntimeService) containerMetrics(c *store.Container, pod *runtimeapi.Po
 		return nil
 	}
 	u := sm.usage
-	set := &metricSet{ts: sm.at.UnixNano(), labels: []string{c.Name, c.ID, c.ImageRef, c.ID, pod.GetNamespace(), pod.GetName()}}
+	// "container" is the name in the pod spec, which the kubelet and
+	// dashboards select series by.
+	name := containerConfig(c).GetMetadata().GetName()
+	set := &metricSet{ts: sm.at.UnixNano(), labels: []string{name, c.ID, c.ImageRef, c.ID, pod.GetNamespace(), pod.GetName()}}
 	sec := func(nanos uint64) uint64 { return nanos / uint64(time.Second) }
 
 	set.add("container_cpu_usage_seconds_total", sec(u.CPUNanos))

@@ -28,8 +28,10 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := map[string]int{}
+	labelKeys := map[string][]string{}
 	for _, d := range desc.Descriptors {
 		keys[d.Name] = len(d.LabelKeys)
+		labelKeys[d.Name] = d.LabelKeys
 	}
 	for _, want := range []string{"container_cpu_usage_seconds_total", "container_memory_working_set_bytes", "container_network_receive_bytes_total"} {
 		if keys[want] == 0 {
@@ -64,8 +66,18 @@ func TestMetrics(t *testing.T) {
 	if len(pm.ContainerMetrics) != 1 || pm.ContainerMetrics[0].ContainerId != id {
 		t.Fatalf("container metrics = %v", pm.ContainerMetrics)
 	}
+	// Series are selected by the names in the pod spec, as cadvisor's.
+	wantLabels := map[string]string{
+		"container": e.status(t, id).Metadata.Name, "id": id,
+		"pod": e.podCfg.Metadata.Name, "namespace": e.podCfg.Metadata.Namespace,
+	}
 	for _, m := range pm.ContainerMetrics[0].Metrics {
 		check(m)
+		for i, k := range labelKeys[m.Name] {
+			if want, ok := wantLabels[k]; ok && i < len(m.LabelValues) && m.LabelValues[i] != want {
+				t.Errorf("metric %s: label %s = %q, want %q", m.Name, k, m.LabelValues[i], want)
+			}
+		}
 		if m.Name == "container_cpu_usage_seconds_total" && m.MetricType != runtimeapi.MetricType_COUNTER {
 			t.Errorf("cpu usage is not a counter")
 		}
