@@ -46,9 +46,13 @@ type Kubelet struct {
 // kubeletConfig is the KubeletConfiguration for a standalone kubelet on
 // this machine: cgroup v1 allowed (failCgroupV1: false), the cgroupfs
 // driver, no per-QoS cgroups (nothing left in the host's hierarchy), an
-// anonymous API on loopback, and small log files rotated often.
+// anonymous API on loopback, small log files rotated often, and pod and
+// container stats taken from cria (which the kubelet's cadvisor cannot
+// name).
 const kubeletConfig = `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
+featureGates:
+  PodAndContainerStatsFromCRI: true
 failCgroupV1: false
 failSwapOn: false
 cgroupDriver: cgroupfs

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -130,6 +131,7 @@ func TestStaticPodsUnderKubelet(t *testing.T) {
 	}
 
 	t.Run("two containers serve and log", func(t *testing.T) { checkWeb(t, d, k) })
+	t.Run("stats and metrics come from cria", func(t *testing.T) { checkStats(t, k) })
 	t.Run("init container runs first", func(t *testing.T) { checkInit(t, d) })
 	t.Run("liveness probe failure restarts", func(t *testing.T) { checkLiveness(t, liveness) })
 	t.Run("crash loop backs off", func(t *testing.T) { checkCrashLoop(t, crashes, k) })
@@ -139,6 +141,105 @@ func TestStaticPodsUnderKubelet(t *testing.T) {
 	if k.Exited() {
 		t.Errorf("the kubelet exited during the test")
 	}
+}
+
+// checkStats: with PodAndContainerStatsFromCRI (see kubeletConfig) the
+// kubelet's summary and its /metrics/cadvisor come from cria's
+// ListPodSandboxStats and ListPodSandboxMetrics: the web pod, which has
+// served HTTP, has network and process figures, its containers CPU and
+// memory, and its series carry the pod's and container's names.
+func checkStats(t *testing.T, k *Kubelet) {
+	pod := "web-" + nodeName
+	type usage struct {
+		UsageCoreNanoSeconds *uint64 `json:"usageCoreNanoSeconds"`
+		WorkingSetBytes      *uint64 `json:"workingSetBytes"`
+	}
+	var summary struct {
+		Pods []struct {
+			PodRef     struct{ Name, Namespace string } `json:"podRef"`
+			Containers []struct {
+				Name   string `json:"name"`
+				CPU    usage  `json:"cpu"`
+				Memory usage  `json:"memory"`
+			} `json:"containers"`
+			Network *struct {
+				RxBytes *uint64 `json:"rxBytes"`
+				TxBytes *uint64 `json:"txBytes"`
+			} `json:"network"`
+			ProcessStats *struct {
+				ProcessCount *uint64 `json:"process_count"`
+			} `json:"process_stats"`
+		} `json:"pods"`
+	}
+	// The kubelet refreshes its figures every few seconds.
+	err := eventually(time.Minute, func() error {
+		code, out, err := k.Get("/stats/summary")
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("/stats/summary = %d, %v: %s", code, err, framework.LastLines(out, 5))
+		}
+		if err := json.Unmarshal([]byte(out), &summary); err != nil {
+			return fmt.Errorf("/stats/summary: %v", err)
+		}
+		for _, p := range summary.Pods {
+			if p.PodRef.Name != pod {
+				continue
+			}
+			if p.Network == nil || p.Network.RxBytes == nil || *p.Network.RxBytes == 0 || p.Network.TxBytes == nil || *p.Network.TxBytes == 0 {
+				return fmt.Errorf("pod %s: network %+v, want bytes both ways", pod, p.Network)
+			}
+			if p.ProcessStats == nil || p.ProcessStats.ProcessCount == nil || *p.ProcessStats.ProcessCount < 2 {
+				return fmt.Errorf("pod %s: processes %+v, want two or more", pod, p.ProcessStats)
+			}
+			names := map[string]bool{}
+			for _, c := range p.Containers {
+				if c.CPU.UsageCoreNanoSeconds == nil || c.Memory.WorkingSetBytes == nil || *c.Memory.WorkingSetBytes == 0 {
+					return fmt.Errorf("pod %s, container %s: cpu %+v memory %+v", pod, c.Name, c.CPU, c.Memory)
+				}
+				names[c.Name] = true
+			}
+			if !names["server"] || !names["ticker"] {
+				return fmt.Errorf("pod %s: containers %v, want server and ticker", pod, names)
+			}
+			return nil
+		}
+		return fmt.Errorf("/stats/summary has no pod %s", pod)
+	})
+	if err != nil {
+		t.Error(err)
+	}
+
+	series := map[string]*regexp.Regexp{
+		"ticker's CPU":      regexp.MustCompile(`(?m)^container_cpu_usage_seconds_total\{[^}]*\bcontainer="ticker"[^}]*\bpod="` + pod + `"[^}]*\} [0-9.e+-]+`),
+		"server's memory":   regexp.MustCompile(`(?m)^container_memory_working_set_bytes\{[^}]*\bcontainer="server"[^}]*\bpod="` + pod + `"[^}]*\} [1-9]`),
+		"the pod's network": regexp.MustCompile(`(?m)^container_network_receive_bytes_total\{[^}]*\bpod="` + pod + `"[^}]*\} [1-9]`),
+	}
+	err = eventually(time.Minute, func() error {
+		code, out, err := k.Get("/metrics/cadvisor")
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("/metrics/cadvisor = %d, %v", code, err)
+		}
+		for what, re := range series {
+			if !re.MatchString(out) {
+				name, _, _ := strings.Cut(strings.TrimPrefix(re.String(), "(?m)^"), `\{`)
+				return fmt.Errorf("/metrics/cadvisor has no series for %s (%s); its %s series:\n%s", what, re, name, grepLines(out, name+"{", 5))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+// grepLines returns up to n lines of s that start with prefix.
+func grepLines(s, prefix string, n int) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) && len(out) < n {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func ctx(t *testing.T) context.Context {
