@@ -70,8 +70,8 @@ func (s *Service) Status(ctx context.Context, ref string) (*Image, error) {
 
 // resolve finds the stored image that ref names.
 func (s *Service) resolve(ref string) (*storage.Image, error) {
-	if ref == "" {
-		return nil, fmt.Errorf("image reference is empty: %w", errdefs.ErrInvalidArgument)
+	if err := CheckReference(ref); err != nil {
+		return nil, err
 	}
 	if idRE.MatchString(ref) {
 		img, err := s.store.Image(strings.TrimPrefix(ref, "sha256:"))

@@ -25,7 +25,23 @@ func Normalize(ref string) (reference.Named, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid image reference %q: %v: %w", ref, err, errdefs.ErrInvalidArgument)
 	}
+	if _, port, ok := strings.Cut(reference.Domain(named), ":"); ok {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("invalid image reference %q: port %s is out of range: %w", ref, port, errdefs.ErrInvalidArgument)
+		}
+	}
 	return reference.TagNameOnly(named), nil
+}
+
+// CheckReference checks that ref can name an image: a reference that
+// Normalize accepts, or an image id, whole or abbreviated as crictl
+// prints them. Errors are errdefs.ErrInvalidArgument.
+func CheckReference(ref string) error {
+	if idRE.MatchString(ref) || shortIDRE.MatchString(ref) {
+		return nil
+	}
+	_, err := Normalize(ref)
+	return err
 }
 
 // idRE matches a full image id, with or without its algorithm.

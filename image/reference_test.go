@@ -3,6 +3,7 @@ package image
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -30,6 +31,9 @@ func TestNormalize(t *testing.T) {
 		{in: "a b", invalid: true},
 		{in: "busybox@sha256:abc", invalid: true},
 		{in: "9700f9a2f5bf2c45f2f605a0bd3bce7cf37420ec9d3ed50ac2758413308766bf", invalid: true},
+		{in: "localhost:99999/app", invalid: true},
+		{in: "localhost:0/app", invalid: true},
+		{in: "localhost:65535/app", want: "localhost:65535/app:latest"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := Normalize(tc.in)
@@ -144,4 +148,34 @@ func TestPinned(t *testing.T) {
 			t.Errorf("pinned(%v, %v) = %v, want %v", tc.patterns, tc.tags, got, tc.want)
 		}
 	}
+}
+
+func TestCheckReference(t *testing.T) {
+	for ref, ok := range map[string]bool{
+		"busybox": true, "registry.k8s.io/pause:3.10": true, "localhost:5000/a@sha256:" + strings.Repeat("0", 64): true,
+		"sha256:" + strings.Repeat("ab", 32): true, strings.Repeat("ab", 32): true, "abcdef12": true,
+		"": false, "Busy::box": false, "a\x00b": false, "localhost:99999/x": false, "x@md5:abc": false,
+		"registry.k8s.io/" + strings.Repeat("a", 300): false,
+	} {
+		err := CheckReference(ref)
+		if (err == nil) != ok || (err != nil && !errors.Is(err, errdefs.ErrInvalidArgument)) {
+			t.Errorf("CheckReference(%q) = %v, want ok %v", ref, err, ok)
+		}
+	}
+}
+
+// FuzzCheckReference: any string is accepted or refused as an image
+// reference, never a panic; an accepted name that is not an id normalises.
+func FuzzCheckReference(f *testing.F) {
+	for _, s := range []string{"busybox", "localhost:5000/a:b", "sha256:" + strings.Repeat("a", 64), "a@sha256:b", "", "x:99999/y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		if CheckReference(ref) != nil || idRE.MatchString(ref) || shortIDRE.MatchString(ref) {
+			return
+		}
+		if _, err := Normalize(ref); err != nil {
+			t.Fatalf("CheckReference(%q) accepted what Normalize refuses: %v", ref, err)
+		}
+	})
 }
