@@ -46,6 +46,8 @@ type Config struct {
 	MonitorCgroup string `toml:"monitor_cgroup" json:"monitor_cgroup" comment:"With the cgroupfs driver, the cgroup (under the root of each hierarchy) that container monitors are moved into, out of the daemon's own, so that a service manager stopping the daemon's cgroup leaves them, and their memory is counted apart. Empty: they stay in the daemon's. With the systemd driver they stay in the daemon's unit, which must have KillMode=process (contrib/systemd/cria.service)."`
 	// CheckpointDir is where CheckpointContainer may write archives.
 	CheckpointDir string `toml:"checkpoint_dir" json:"checkpoint_dir" comment:"The only directory CheckpointContainer writes archives to (the kubelet's <root-dir>/checkpoints); a location elsewhere is refused."`
+	// CDISpecDirs are where CDI device specs are read from.
+	CDISpecDirs []string `toml:"cdi_spec_dirs" json:"cdi_spec_dirs" comment:"Directories of CDI (Container Device Interface) specs, later ones first; a container's CDI devices (config.cdi_devices, cdi.k8s.io/ annotations) are injected from them, and an unknown device fails its CreateContainer."`
 	// RuntimeHandlers are the handler names accepted besides the default.
 	RuntimeHandlers []string `toml:"runtime_handlers" json:"runtime_handlers" comment:"Runtime handlers (the handler of a RuntimeClass) accepted besides the default one (\"\"), each listed in Status. They all run pods the same way, through libcontainer; a name here lets a cluster's RuntimeClass objects (e.g. \"test-handler\", which Kubernetes' node e2e suite uses) select cria."`
 	// Network configures pod networking.
@@ -178,6 +180,7 @@ func Default() Config {
 		MonitorCgroup:   "cria-monitors",
 		CheckpointDir:   "/var/lib/kubelet/checkpoints",
 		RuntimeHandlers: []string{"runc"},
+		CDISpecDirs:     []string{"/etc/cdi", "/var/run/cdi"},
 		Log: LogConfig{
 			Level:  "info",
 			Format: "text",
@@ -298,6 +301,11 @@ func (c *Config) Validate() error {
 	}
 	if c.MonitorPath != "" && !filepath.IsAbs(c.MonitorPath) {
 		bad("monitor_path", "must be an absolute path, got %q", c.MonitorPath)
+	}
+	for _, d := range c.CDISpecDirs {
+		if !filepath.IsAbs(d) || filepath.Clean(d) != d {
+			bad("cdi_spec_dirs", "%q must be a clean absolute path", d)
+		}
 	}
 	seen := map[string]bool{}
 	for _, h := range c.RuntimeHandlers {

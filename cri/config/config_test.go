@@ -76,6 +76,8 @@ func TestParse(t *testing.T) {
 		{name: "monitor cgroup leaving its hierarchy", in: "monitor_cgroup = \"../escape\"\n", wantErr: `monitor_cgroup: must be a clean cgroup path`},
 		{name: "monitor cgroup nested", in: "monitor_cgroup = \"system/cria-monitors\"\n"},
 		{name: "runtime handlers", in: "runtime_handlers = [\"runc\", \"test-handler\"]\n"},
+		{name: "CDI spec dirs", in: "cdi_spec_dirs = [\"/etc/cdi\"]\n"},
+		{name: "CDI spec dir relative", in: "cdi_spec_dirs = [\"cdi\"]\n", wantErr: `cdi_spec_dirs: "cdi" must be a clean absolute path`},
 		{name: "runtime handler not a DNS label", in: "runtime_handlers = [\"Test_Handler\"]\n", wantErr: `runtime_handlers: "Test_Handler" is not a DNS label`},
 		{name: "runtime handler twice", in: "runtime_handlers = [\"a\", \"a\"]\n", wantErr: `runtime_handlers: "a" is listed twice`},
 		{name: "streaming address", in: "[streaming]\naddress = \"localhost\"\n", wantErr: `streaming.address: "localhost" is not an IP address`},
