@@ -157,7 +157,8 @@ bench: build
 # tests, make fuzz fuzzes each for FUZZTIME. A crasher lands in the
 # package's testdata/fuzz and becomes a seed from then on.
 FUZZ_TARGETS := ./cri/specgen:FuzzGenerate ./cri/specgen:FuzzResolveUser ./oci/logfile:FuzzStream \
-	./cri/config:FuzzParse ./cri:FuzzValidateSandboxConfig ./cri:FuzzLogPath ./cri:FuzzParseSignal
+	./cri/config:FuzzParse ./cri:FuzzValidateSandboxConfig ./cri:FuzzValidateContainerConfig ./cri:FuzzLogPath \
+	./cri:FuzzParseSignal ./image:FuzzCheckReference
 FUZZTIME ?= 60s
 
 fuzz:

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -43,25 +44,17 @@ const maxProfileSize = 1 << 20
 // StartContainer. Every step is undone if a later one fails.
 func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.CreateContainerRequest) (_ *runtimeapi.CreateContainerResponse, retErr error) {
 	cfg := req.GetConfig()
-	switch {
-	case cfg == nil:
-		return nil, invalid("config is required")
-	case cfg.GetMetadata().GetName() == "":
-		return nil, invalid("config.metadata.name is required")
-	case cfg.GetImage().GetImage() == "":
-		return nil, invalid("config.image.image is required")
+	sb, err := s.sandboxes.Get(req.GetPodSandboxId())
+	if err != nil {
+		return nil, err
 	}
-	if err := validateImageMounts(cfg.GetMounts()); err != nil {
+	if err := validateContainerConfig(cfg, sandboxConfig(sb).GetLinux().GetSecurityContext().GetNamespaceOptions(), s.node); err != nil {
 		return nil, err
 	}
 	for i, m := range cfg.GetMounts() {
 		if m.GetRecursiveReadOnly() && !s.hasMountSetattr {
 			return nil, invalid("config.mounts[%d].recursive_read_only: this kernel lacks mount_setattr(2)", i)
 		}
-	}
-	sb, err := s.sandboxes.Get(req.GetPodSandboxId())
-	if err != nil {
-		return nil, err
 	}
 	// The sandbox's lock, then the container's (StopPodSandbox's order):
 	// the sandbox cannot be stopped or removed while one of its
@@ -164,6 +157,10 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if err != nil {
 		return nil, err
 	}
+	cdiDevices, _ := specgen.CDIDevices(cfg) // checked by validateContainerConfig
+	if err := s.cdi.Inject(spec, cdiDevices); err != nil {
+		return nil, err
+	}
 	cgroups.DropUnavailable(spec.Linux.Resources)
 	c.SharesPID = sharesPIDNamespace(spec)
 	b, err := json.Marshal(spec)
@@ -191,6 +188,17 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	}
 	// The next create's monitor is made ready once this one is answered.
 	defer s.opts.Monitors.Refill()
+	if logFile != "" {
+		// A log file that this call made goes with the container it
+		// failed to make; the kubelet's own (a restart's) stays.
+		if _, err := os.Lstat(logFile); errors.Is(err, fs.ErrNotExist) {
+			defer func() {
+				if retErr != nil {
+					_ = os.Remove(logFile)
+				}
+			}()
+		}
+	}
 	if err := s.createInit(c, cfg, logRoot); err != nil {
 		return nil, err
 	}
@@ -360,7 +368,7 @@ func (s *RuntimeService) pinTargetPIDNamespace(c *store.Container, sb *store.San
 	}
 	t, err := s.containers.Get(targetID)
 	if errors.Is(err, errdefs.ErrNotFound) {
-		return "", invalid("%s %q: no such container", field, targetID)
+		return "", fmt.Errorf("%s %q: no such container: %w", field, targetID, errdefs.ErrNotFound)
 	}
 	if err != nil {
 		return "", err

@@ -32,6 +32,9 @@ func (s *RuntimeService) Exec(ctx context.Context, req *runtimeapi.ExecRequest) 
 	case req.GetTty() && req.GetStderr():
 		return nil, invalid("tty and stderr cannot both be set (a terminal has one output stream)")
 	}
+	if err := checkExec("cmd", req.GetCmd(), nil); err != nil {
+		return nil, err
+	}
 	c, err := s.lockedContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err

@@ -32,6 +32,12 @@ func (s *RuntimeService) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncR
 	if len(req.GetCmd()) == 0 {
 		return nil, invalid("cmd is required")
 	}
+	if err := checkExec("cmd", req.GetCmd(), nil); err != nil {
+		return nil, err
+	}
+	if req.GetTimeout() < 0 {
+		return nil, invalid("timeout %d is negative (0 means none)", req.GetTimeout())
+	}
 	c, err := s.lockedContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err

@@ -3,11 +3,14 @@ package cri
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/encoding/protojson"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -20,15 +23,19 @@ import (
 // UpdateContainerResources changes a container's cgroup limits, created
 // or running, and its spec's. ContainerStatus reports the new values.
 func (s *RuntimeService) UpdateContainerResources(ctx context.Context, req *runtimeapi.UpdateContainerResourcesRequest) (*runtimeapi.UpdateContainerResourcesResponse, error) {
-	lr := req.GetLinux()
-	if lr == nil {
-		return nil, invalid("linux resources are required")
-	}
 	c, unlock, err := s.lockContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	lr := req.GetLinux()
+	if lr == nil {
+		return nil, invalid("linux resources are required")
+	}
+	// The checks CreateContainer makes.
+	if err := checkResources("linux", lr, s.node); err != nil {
+		return nil, err
+	}
 	c = s.observe(c)
 	res := cgroups.ToOCI(lr)
 	cgroups.DropUnavailable(res)
@@ -36,6 +43,11 @@ func (s *RuntimeService) UpdateContainerResources(ctx context.Context, req *runt
 		return nil, fmt.Errorf("container %s has exited: %w", c.ID, errdefs.ErrFailedPrecondition)
 	}
 	if err := s.opts.Runtime.Update(c.ID, res); err != nil {
+		if errors.Is(err, unix.EBUSY) || strings.Contains(err.Error(), "unable to set memory limit") {
+			// A memory limit below what the container uses now (the
+			// cgroup v1 driver's error does not wrap the EBUSY).
+			return nil, fmt.Errorf("updating container %s: %v: %w", c.ID, err, errdefs.ErrFailedPrecondition)
+		}
 		return nil, err
 	}
 	// The spec is what verbose ContainerStatus shows.

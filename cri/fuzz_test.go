@@ -27,7 +27,7 @@ func FuzzValidateSandboxConfig(f *testing.F) {
 		if proto.Unmarshal(b, c) != nil {
 			return
 		}
-		_ = validateSandboxConfig(c)
+		_ = validateSandboxConfig(c, testNode)
 	})
 }
 

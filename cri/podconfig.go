@@ -32,7 +32,7 @@ func sandboxName(m *runtimeapi.PodSandboxMetadata) string {
 
 // validateSandboxConfig checks a RunPodSandbox request without side effects;
 // the error names the offending field.
-func validateSandboxConfig(c *runtimeapi.PodSandboxConfig) error {
+func validateSandboxConfig(c *runtimeapi.PodSandboxConfig, n node) error {
 	if c == nil {
 		return invalid("config is required")
 	}
@@ -43,15 +43,17 @@ func validateSandboxConfig(c *runtimeapi.PodSandboxConfig) error {
 	for _, f := range []struct{ name, val string }{
 		{"config.metadata.name", m.Name}, {"config.metadata.namespace", m.Namespace}, {"config.metadata.uid", m.Uid},
 	} {
-		if f.val == "" {
-			return invalid("%s is required", f.name)
-		}
-		if strings.ContainsAny(f.val, "/\x00\n") || len(f.val) > 253 {
-			return invalid("%s %q must be at most 253 characters without '/' or control characters", f.name, f.val)
+		if err := checkName(f.name, f.val); err != nil {
+			return err
 		}
 	}
-	if h := c.GetHostname(); len(h) > maxHostnameLen || strings.ContainsAny(h, " \t\n\x00/") {
-		return invalid("config.hostname %q must be at most %d characters without spaces or '/'", h, maxHostnameLen)
+	if h := c.GetHostname(); len(h) > maxHostnameLen || strings.ContainsAny(h, " /") || hasControl(h) {
+		return invalid("config.hostname %q must be at most %d characters without spaces, '/' or control characters", h, maxHostnameLen)
+	}
+	if d := c.GetLogDirectory(); d != "" {
+		if err := checkPath("config.log_directory", d); err != nil {
+			return err
+		}
 	}
 	if err := validateDNS(c.GetDnsConfig()); err != nil {
 		return err
@@ -63,13 +65,41 @@ func validateSandboxConfig(c *runtimeapi.PodSandboxConfig) error {
 		if pm.ContainerPort <= 0 || pm.ContainerPort > 65535 || pm.HostPort < 0 || pm.HostPort > 65535 {
 			return invalid("config.port_mappings[%d]: ports must be within 1-65535 (host port 0 means none)", i)
 		}
+		if _, ok := runtimeapi.Protocol_name[int32(pm.Protocol)]; !ok {
+			return invalid("config.port_mappings[%d].protocol %d is unknown (TCP, UDP or SCTP)", i, pm.Protocol)
+		}
 		if pm.HostIp != "" {
 			if _, err := netip.ParseAddr(pm.HostIp); err != nil {
 				return invalid("config.port_mappings[%d].host_ip %q is not an IP address", i, pm.HostIp)
 			}
 		}
 	}
-	ns := c.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	if err := checkKeyValues("config.labels", c.GetLabels()); err != nil {
+		return err
+	}
+	if err := checkKeyValues("config.annotations", c.GetAnnotations()); err != nil {
+		return err
+	}
+	sc := c.GetLinux().GetSecurityContext()
+	ns := sc.GetNamespaceOptions()
+	const nsField = "config.linux.security_context.namespace_options"
+	pod, host, ctr := runtimeapi.NamespaceMode_POD, runtimeapi.NamespaceMode_NODE, runtimeapi.NamespaceMode_CONTAINER
+	for _, err := range []error{
+		checkNamespaceMode(nsField+".network", ns.GetNetwork(), pod, host),
+		checkNamespaceMode(nsField+".ipc", ns.GetIpc(), pod, host),
+		checkNamespaceMode(nsField+".pid", ns.GetPid(), pod, ctr, host),
+		checkUserns(nsField+".userns_options", ns.GetUsernsOptions()),
+		checkIdentity("config.linux.security_context", sc.GetRunAsUser(), "", sc.GetRunAsGroup()),
+		checkGroups("config.linux.security_context.supplemental_groups", sc.GetSupplementalGroups()),
+		checkProfile("config.linux.security_context.seccomp", sc.GetSeccomp(), true),
+		checkProfile("config.linux.security_context.apparmor", sc.GetApparmor(), false),
+		checkPodResources("config.linux.overhead", c.GetLinux().GetOverhead(), n),
+		checkPodResources("config.linux.resources", c.GetLinux().GetResources(), n),
+	} {
+		if err != nil {
+			return err
+		}
+	}
 	return checkSysctls(c.GetLinux().GetSysctls(), ns.GetNetwork() != runtimeapi.NamespaceMode_NODE, ns.GetIpc() != runtimeapi.NamespaceMode_NODE)
 }
 
@@ -108,8 +138,11 @@ func checkSysctls(sysctls map[string]string, ownNet, ownIPC bool) error {
 	}
 	for k, v := range sysctls {
 		key := strings.ReplaceAll(k, "/", ".")
-		if k == "" || strings.Contains(key, "..") || strings.ContainsAny(k, " \n\x00") || len(k) > 256 || len(v) > 4096 {
+		if k == "" || strings.Contains(key, "..") || strings.ContainsAny(k, " \n\x00") || len(k) > 256 {
 			return invalid("config.linux.sysctls: %q is not a sysctl name", k)
+		}
+		if len(v) > 4096 || strings.ContainsAny(v, "\n\x00") {
+			return invalid("config.linux.sysctls[%s]: the value must be one line of at most 4096 bytes", k)
 		}
 		switch {
 		case strings.HasPrefix(key, "net."):

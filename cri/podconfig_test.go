@@ -83,7 +83,7 @@ func TestValidateSandboxConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good()
 			tc.edit(c)
-			err := validateSandboxConfig(c)
+			err := validateSandboxConfig(c, testNode)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)

@@ -16,6 +16,9 @@ import (
 // whole: nothing is recorded.
 func (s *RuntimeService) UpdateRuntimeConfig(ctx context.Context, req *runtimeapi.UpdateRuntimeConfigRequest) (*runtimeapi.UpdateRuntimeConfigResponse, error) {
 	raw := req.GetRuntimeConfig().GetNetworkConfig().GetPodCidr()
+	if hasControl(raw) || len(raw) > 256 {
+		return nil, fmt.Errorf("runtime_config.network_config.pod_cidr %q: at most two CIDRs separated by a comma: %w", raw, errdefs.ErrInvalidArgument)
+	}
 	var cidrs []string
 	for _, c := range strings.Split(raw, ",") {
 		c = strings.TrimSpace(c)
@@ -27,6 +30,9 @@ func (s *RuntimeService) UpdateRuntimeConfig(ctx context.Context, req *runtimeap
 			return nil, fmt.Errorf("runtime_config.network_config.pod_cidr: %q is not a CIDR: %w", c, errdefs.ErrInvalidArgument)
 		}
 		cidrs = append(cidrs, p.Masked().String())
+	}
+	if len(cidrs) > 2 {
+		return nil, fmt.Errorf("runtime_config.network_config.pod_cidr %q: at most two CIDRs (one per IP family): %w", raw, errdefs.ErrInvalidArgument)
 	}
 	s.mu.Lock()
 	s.podCIDRs = cidrs

@@ -45,7 +45,7 @@ type runOp struct {
 // name gives AlreadyExists naming it.
 func (s *RuntimeService) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandboxRequest) (*runtimeapi.RunPodSandboxResponse, error) {
 	cfg := req.GetConfig()
-	if err := validateSandboxConfig(cfg); err != nil {
+	if err := validateSandboxConfig(cfg, s.node); err != nil {
 		return nil, err
 	}
 	if h := req.GetRuntimeHandler(); h != "" && !slices.Contains(s.opts.Config.RuntimeHandlers, h) {

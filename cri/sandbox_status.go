@@ -20,7 +20,10 @@ func (s *RuntimeService) PodSandboxStatus(ctx context.Context, req *runtimeapi.P
 	}
 	resp := &runtimeapi.PodSandboxStatusResponse{Status: sandboxStatus(sb)}
 	if req.GetVerbose() {
+		linux := sandboxConfig(sb).GetLinux()
 		info, err := json.Marshal(map[string]any{
+			"overhead":       linux.GetOverhead(),
+			"resources":      linux.GetResources(),
 			"id":             sb.ID,
 			"name":           sb.Name,
 			"runtimeHandler": sb.RuntimeHandler,

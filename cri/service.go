@@ -19,6 +19,7 @@ import (
 	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/cri/config"
 	"github.com/cria-runtime/cria/cri/network"
+	"github.com/cria-runtime/cria/cri/specgen"
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/cri/streaming"
 	"github.com/cria-runtime/cria/image"
@@ -97,6 +98,10 @@ type RuntimeService struct {
 	// oomScoreAdjFloor is the daemon's own oom_score_adj when it cannot
 	// lower it (no CAP_SYS_RESOURCE); nil when it can.
 	oomScoreAdjFloor *int
+	// node is what request checks need of the machine (validate.go).
+	node node
+	// cdi injects CDI devices from the config's cdi_spec_dirs.
+	cdi *specgen.CDI
 
 	runMu sync.Mutex // protects runs and unclaimed
 	// runs are the RunPodSandbox calls in progress, by sandbox name.
@@ -126,7 +131,8 @@ func (s *RuntimeService) SetStreaming(srv *streaming.Server) { s.opts.Streaming 
 // serving.
 func NewRuntimeService(opts Options) *RuntimeService {
 	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{},
-		hasMountSetattr: probeMountSetattr(), selinuxEnabled: probeSELinux(), oomScoreAdjFloor: probeOOMScoreAdjFloor()}
+		hasMountSetattr: probeMountSetattr(), selinuxEnabled: probeSELinux(), oomScoreAdjFloor: probeOOMScoreAdjFloor(),
+		node: probeNode(cgroups.IsV2()), cdi: specgen.NewCDI(opts.Config.CDISpecDirs)}
 }
 
 // probeOOMScoreAdjFloor returns the daemon's oom_score_adj if it lacks

@@ -5,11 +5,13 @@ package network
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 
+	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 )
 
@@ -182,10 +184,16 @@ func writeSysctl(key, value string) error {
 	if !strings.Contains(key, "/") {
 		p = "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
 	}
-	if err := os.WriteFile(p, []byte(value), 0o644); err != nil {
-		return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
+	err := os.WriteFile(p, []byte(value), 0o644)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("config.linux.sysctls: %q does not exist in the pod's namespaces: %w", key, errdefs.ErrInvalidArgument)
+	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ERANGE):
+		return fmt.Errorf("config.linux.sysctls[%s]: the kernel refuses %q: %w", key, value, errdefs.ErrInvalidArgument)
 	}
-	return nil
+	return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
 }
 
 // LinkUp sets the IFF_UP flag of the named interface in the calling
