@@ -33,9 +33,15 @@ const busybox = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
 
 func newContainerEnv(t *testing.T, edit ...func(*runtimeapi.PodSandboxConfig)) *containerEnv {
 	t.Helper()
+	return newContainerEnvWith(t, nil, edit...)
+}
+
+// newContainerEnvWith is newContainerEnv with more options for the daemon.
+func newContainerEnvWith(t *testing.T, opts []framework.DaemonOption, edit ...func(*runtimeapi.PodSandboxConfig)) *containerEnv {
+	t.Helper()
 	reg := framework.StartRegistry(t)
 	reg.Push(t, "e2e-test-images/busybox:1.29-2", framework.BuildImage(t, framework.ImageSpec{Cmd: []string{"sh"}}))
-	d := framework.StartDaemon(t, framework.WithBridgeNetwork(), framework.WithRegistriesConf(reg.MirrorConf("registry.k8s.io")))
+	d := framework.StartDaemon(t, append([]framework.DaemonOption{framework.WithBridgeNetwork(), framework.WithRegistriesConf(reg.MirrorConf("registry.k8s.io"))}, opts...)...)
 	mustPull(t, d, busybox)
 	e := &containerEnv{d: d, reg: reg, logDir: filepath.Join(d.Dir, "pod-logs")}
 	e.podCfg = podConfig(append([]func(*runtimeapi.PodSandboxConfig){func(c *runtimeapi.PodSandboxConfig) { c.LogDirectory = e.logDir }}, edit...)...)
@@ -563,7 +569,7 @@ func TestContainerErrorsAndCleanup(t *testing.T) {
 		code string
 		want string
 	}{
-		{"log path escapes", func(c *runtimeapi.ContainerConfig) { c.LogPath = "../../etc/evil.log" }, "InvalidArgument", "leaves the pod's log directory"},
+		{"log path escapes", func(c *runtimeapi.ContainerConfig) { c.LogPath = "../../etc/evil.log" }, "InvalidArgument", "must be a file inside the pod's log directory"},
 		{"absolute log path", func(c *runtimeapi.ContainerConfig) { c.LogPath = "/etc/evil.log" }, "InvalidArgument", "config.log_path"},
 		{"image not pulled", func(c *runtimeapi.ContainerConfig) { c.Image.Image = "registry.k8s.io/never/pulled:1" }, "NotFound", "not pulled"},
 		{"no name", func(c *runtimeapi.ContainerConfig) { c.Metadata.Name = "" }, "InvalidArgument", "config.metadata.name"},

@@ -724,8 +724,8 @@ func TestTargetPIDNamespace(t *testing.T) {
 		_, err := e.d.Runtime.CreateContainer(ctxT(t), &runtimeapi.CreateContainerRequest{PodSandboxId: e.pod, SandboxConfig: e.podCfg, Config: cfg})
 		return err
 	}
-	if err := create("unknown-target", target2("no-such-container")); status.Code(err) != codes.InvalidArgument {
-		t.Errorf("unknown target: %v, want InvalidArgument", err)
+	if err := create("unknown-target", target2("no-such-container")); status.Code(err) != codes.NotFound {
+		t.Errorf("unknown target: %v, want NotFound", err)
 	}
 	other := runPod(t, e.d, podConfig())
 	defer removePod(t, e.d, other)

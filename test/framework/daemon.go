@@ -45,6 +45,7 @@ type Daemon struct {
 
 	conn    *grpc.ClientConn
 	logPath string
+	env     []string // added to the test's environment
 
 	mu   sync.Mutex // protects proc
 	proc *process
@@ -62,6 +63,11 @@ type DaemonOption func(*Daemon)
 // WithConfig lets a test edit the daemon's configuration.
 func WithConfig(edit func(*config.Config)) DaemonOption {
 	return func(d *Daemon) { edit(&d.Config) }
+}
+
+// WithEnv adds variables (NAME=value) to the daemon's environment.
+func WithEnv(kv ...string) DaemonOption {
+	return func(d *Daemon) { d.env = append(d.env, kv...) }
 }
 
 // WithRegistriesConf gives the daemon a containers-registries.conf(5) file
@@ -190,6 +196,7 @@ func (d *Daemon) startProcess() (*process, error) {
 	}
 	fmt.Fprintf(logf, "==== cria started by the test at %s\n", time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(Binary(d.t), "--config", d.ConfigPath)
+	cmd.Env = append(os.Environ(), d.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
