@@ -57,13 +57,19 @@ var curated = []string{
 	`Pods should be submitted and removed`,
 	`Pods should get a host IP`,
 	`Container Runtime blackbox test on terminated container should report termination message from file when pod succeeds and TerminationMessagePolicy FallbackToLogsOnError is set`,
+	`Container Runtime blackbox test on terminated container should report termination message from log output if TerminationMessagePolicy FallbackToLogsOnError is set`,
 	`Kubelet when scheduling a busybox command in a pod should print the output to logs`,
 	`Containers should be able to override the image's default command and arguments`,
 	`Variable Expansion should allow composing env vars into new env vars`,
+	`ConfigMap should be consumable via environment variable`,
+	`Downward API should provide pod UID as env vars`,
+	`Kubelet when scheduling an agnhost Pod with hostAliases should write entries to /etc/hosts \[`,
+	`Sysctls \[LinuxOnly\] should support sysctls \[`,
 	`Kubelet PodOverhead handling \[LinuxOnly\] PodOverhead cgroup accounting On running pod with PodOverhead defined Pod cgroup should be sum of overhead and resource limits`,
 	// Probes.
 	`Probing container should be restarted with a exec "cat /tmp/health" liveness probe`,
 	`Probing container with readiness probe should not be ready before initial delay and never restart`,
+	`Probing container should mark readiness on pods to false while pod is in progress of terminating when a pod has a readiness probe`,
 	// Lifecycle hooks.
 	`Container Lifecycle Hook when create a pod with lifecycle hook should execute poststart exec hook properly`,
 	`Container Lifecycle Hook when create a pod with lifecycle hook should execute prestop http hook properly`,
@@ -81,9 +87,11 @@ var curated = []string{
 	`Security Context When creating a pod with privileged should run the container as unprivileged when false`,
 	`Security Context when creating containers with AllowPrivilegeEscalation should not allow privilege escalation when false`,
 	`Security Context When creating a container with runAsUser should run the container with uid 65534`,
+	`Security Context When creating a container with runAsNonRoot should run with an explicit non-root user ID`,
 	// Networking.
 	`Networking Granular Checks: Pods should function for intra-pod communication: http`,
 	`Networking Granular Checks: Pods should function for node-pod communication: http`,
+	`Networking Granular Checks: Pods should function for node-pod communication: udp`,
 	// Exec, logs, the root filesystem, hostnames.
 	`Pods should support remote command execution over websockets`,
 	`Pods should support retrieving logs from the container over websockets`,
@@ -168,6 +176,11 @@ func TestNodeConformance(t *testing.T) {
 		"--focus", focus, "--skip", laneSkip,
 		suite, "--",
 		"--prepull-images=false",
+		// As the README tells operators: the kubelet's cadvisor has no
+		// driver for cria, so pod and container stats, and the series of
+		// /metrics/cadvisor, come from cria. The suite applies the gate
+		// to the kubelet and to its own choice of specs.
+		"--feature-gates=PodAndContainerStatsFromCRI=true",
 		"--container-runtime-endpoint="+d.Endpoint(),
 		"--container-runtime-process-name="+framework.Binary(t),
 		"--container-runtime-pid-file=",
