@@ -42,8 +42,8 @@ type hostileEnv struct {
 	madePods, madeContainers []string
 }
 
-// pod runs a pod from a valid config edited by edit.
-func (h *hostileEnv) pod(edit func(*runtimeapi.PodSandboxConfig)) func(context.Context, *hostileEnv) error {
+// runPod runs a pod from a valid config edited by edit.
+func (h *hostileEnv) runPod(edit func(*runtimeapi.PodSandboxConfig)) func(context.Context, *hostileEnv) error {
 	return h.podWith("", edit)
 }
 
@@ -84,11 +84,9 @@ func (h *hostileEnv) ctr(edit func(*runtimeapi.ContainerConfig)) func(context.Co
 	return func(ctx context.Context, h *hostileEnv) error {
 		c := h.validContainer()
 		edit(c)
-		return h.createIn(ctx, h.pod_(), c, h.podCfg)
+		return h.createIn(ctx, h.pod, c, h.podCfg)
 	}
 }
-
-func (h *hostileEnv) pod_() string { return h.containerEnv.pod }
 
 func (h *hostileEnv) createIn(ctx context.Context, pod string, c *runtimeapi.ContainerConfig, sc *runtimeapi.PodSandboxConfig) error {
 	resp, err := h.d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: c, SandboxConfig: sc})
@@ -133,7 +131,7 @@ func hostileRequests(h *hostileEnv) []hostileRequest {
 		t = append(t, hostileRequest{name, want, call})
 	}
 	pod := func(name string, want codes.Code, edit func(*runtimeapi.PodSandboxConfig)) {
-		add("RunPodSandbox/"+name, want, h.pod(edit))
+		add("RunPodSandbox/"+name, want, h.runPod(edit))
 	}
 	ns := func(c *runtimeapi.PodSandboxConfig) *runtimeapi.NamespaceOption {
 		return c.Linux.SecurityContext.NamespaceOptions
@@ -277,12 +275,12 @@ func hostileRequests(h *hostileEnv) []hostileRequest {
 		return h.createIn(ctx, h.stoppedPod, h.validContainer(), h.stoppedPodCfg)
 	})
 	add("CreateContainer/no config", bad, func(ctx context.Context, h *hostileEnv) error {
-		return h.createIn(ctx, h.pod_(), nil, h.podCfg)
+		return h.createIn(ctx, h.pod, nil, h.podCfg)
 	})
 	add("CreateContainer/name taken", codes.AlreadyExists, func(ctx context.Context, h *hostileEnv) error {
 		c := h.validContainer()
 		c.Metadata = &runtimeapi.ContainerMetadata{Name: h.createdMeta.Name, Attempt: h.createdMeta.Attempt}
-		return h.createIn(ctx, h.pod_(), c, h.podCfg)
+		return h.createIn(ctx, h.pod, c, h.podCfg)
 	})
 	ctr("no metadata", bad, func(c *runtimeapi.ContainerConfig) { c.Metadata = nil })
 	ctr("empty name", bad, func(c *runtimeapi.ContainerConfig) { c.Metadata.Name = "" })
@@ -607,11 +605,11 @@ func hostileRequests(h *hostileEnv) []hostileRequest {
 		return err
 	})
 	add("PortForward/port 0", bad, func(ctx context.Context, h *hostileEnv) error {
-		_, err := h.d.Runtime.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: h.pod_(), Port: []int32{0}})
+		_, err := h.d.Runtime.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: h.pod, Port: []int32{0}})
 		return err
 	})
 	add("PortForward/port 70000", bad, func(ctx context.Context, h *hostileEnv) error {
-		_, err := h.d.Runtime.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: h.pod_(), Port: []int32{70000}})
+		_, err := h.d.Runtime.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: h.pod, Port: []int32{70000}})
 		return err
 	})
 	add("PortForward/stopped pod", codes.FailedPrecondition, func(ctx context.Context, h *hostileEnv) error {
@@ -645,7 +643,7 @@ func hostileRequests(h *hostileEnv) []hostileRequest {
 		// containers only.
 		c := h.validContainer()
 		c.Linux.SecurityContext.NamespaceOptions = &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_TARGET, TargetId: h.otherContainer}
-		return h.createIn(ctx, h.pod_(), c, h.podCfg)
+		return h.createIn(ctx, h.pod, c, h.podCfg)
 	})
 
 	// Images.
