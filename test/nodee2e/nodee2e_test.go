@@ -136,6 +136,7 @@ func TestNodeConformance(t *testing.T) {
 	}
 
 	node := setUpNode(t)
+	leaveTmpAsFound(t)
 	reg := framework.StartRegistry(t)
 	pushSubstitutes(t, reg)
 	d := framework.StartDaemon(t,
@@ -463,4 +464,25 @@ func writeFile(t *testing.T, path, content string) {
 func readFile(path string) string {
 	b, _ := os.ReadFile(path)
 	return string(b)
+}
+
+// leaveTmpAsFound removes, at the end of the test, what the suite's specs
+// put in the host's /tmp: a hostPath spec's /tmp/sub-path and the device
+// plugin specs' socket files. Only names that did not exist before go.
+func leaveTmpAsFound(t *testing.T) {
+	before := map[string]bool{}
+	entries, _ := os.ReadDir("/tmp")
+	for _, e := range entries {
+		before[e.Name()] = true
+	}
+	t.Cleanup(func() {
+		entries, _ := os.ReadDir("/tmp")
+		for _, e := range entries {
+			if n := e.Name(); !before[n] && (n == "sub-path" || strings.HasPrefix(n, "device-plugin-failures-")) {
+				if err := os.RemoveAll(filepath.Join("/tmp", n)); err != nil {
+					t.Errorf("removing what the suite left in /tmp: %v", err)
+				}
+			}
+		}
+	})
 }
