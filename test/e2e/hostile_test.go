@@ -426,6 +426,16 @@ func hostileRequests(h *hostileEnv) []hostileRequest {
 		_, err := h.d.Runtime.UpdateContainerResources(ctx, &runtimeapi.UpdateContainerResourcesRequest{ContainerId: "nope", Linux: &runtimeapi.LinuxContainerResources{}})
 		return err
 	})
+	podUpdate := func(name string, overhead, res *runtimeapi.LinuxContainerResources) {
+		add("UpdatePodSandboxResources/"+name, bad, func(ctx context.Context, h *hostileEnv) error {
+			_, err := h.d.Runtime.UpdatePodSandboxResources(ctx, &runtimeapi.UpdatePodSandboxResourcesRequest{PodSandboxId: h.pod, Overhead: overhead, Resources: res})
+			return err
+		})
+	}
+	podUpdate("negative overhead memory", &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: -1}, nil)
+	podUpdate("CPU shares beyond the kernel's", nil, &runtimeapi.LinuxContainerResources{CpuShares: 1 << 20})
+	podUpdate("cpuset beyond the machine", nil, &runtimeapi.LinuxContainerResources{CpusetCpus: "4096"})
+	podUpdate("unified cgroup.procs", nil, &runtimeapi.LinuxContainerResources{Unified: map[string]string{"cgroup.procs": "1"}})
 	add("UpdateContainerResources/no container id", bad, func(ctx context.Context, h *hostileEnv) error {
 		_, err := h.d.Runtime.UpdateContainerResources(ctx, &runtimeapi.UpdateContainerResourcesRequest{Linux: &runtimeapi.LinuxContainerResources{}})
 		return err

@@ -695,3 +695,25 @@ func daemonIDs(d *framework.Daemon) []string {
 	}
 	return ids
 }
+
+// TestUpdatePodSandboxResources: the kubelet's report of a resized pod is
+// recorded and shown in verbose status.
+func TestUpdatePodSandboxResources(t *testing.T) {
+	d := framework.StartDaemon(t, framework.WithBridgeNetwork())
+	id := runPod(t, d, podConfig())
+	t.Cleanup(func() { removePod(t, d, id) })
+	_, err := d.Runtime.UpdatePodSandboxResources(ctxT(t), &runtimeapi.UpdatePodSandboxResourcesRequest{
+		PodSandboxId: id,
+		Overhead:     &runtimeapi.LinuxContainerResources{CpuShares: 102, MemoryLimitInBytes: 10 << 20},
+		Resources:    &runtimeapi.LinuxContainerResources{CpuShares: 512, MemoryLimitInBytes: 256 << 20},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, info := podStatus(t, d, id)
+	overhead, _ := info["overhead"].(map[string]any)
+	resources, _ := info["resources"].(map[string]any)
+	if overhead["memory_limit_in_bytes"] != float64(10<<20) || resources["cpu_shares"] != float64(512) {
+		t.Errorf("verbose status overhead %v, resources %v; want what was sent", overhead, resources)
+	}
+}
