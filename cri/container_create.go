@@ -48,7 +48,10 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if err != nil {
 		return nil, err
 	}
-	if err := validateContainerConfig(cfg, sandboxConfig(sb).GetLinux().GetSecurityContext().GetNamespaceOptions(), s.node); err != nil {
+	// Decoded once: what CreateContainer reads of it (metadata, log
+	// directory, namespaces, security context) never changes.
+	sbCfg := sandboxConfig(sb)
+	if err := validateContainerConfig(cfg, sbCfg.GetLinux().GetSecurityContext().GetNamespaceOptions(), s.node); err != nil {
 		return nil, err
 	}
 	for i, m := range cfg.GetMounts() {
@@ -73,7 +76,6 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 		s.markBroken(ctx, sb, "lost: "+lost)
 		return nil, fmt.Errorf("sandbox %s has lost its %s: %w", sb.ID, lost, errdefs.ErrFailedPrecondition)
 	}
-	sbCfg := sandboxConfig(sb)
 	logFile, err := logPath(sbCfg.GetLogDirectory(), cfg.GetLogPath())
 	if err != nil {
 		return nil, err
