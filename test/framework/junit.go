@@ -70,6 +70,9 @@ type Spec struct {
 		Text    string `xml:",chardata"`
 	} `xml:"error"`
 	Skipped *struct{} `xml:"skipped"`
+	// SystemErr is the spec's timeline, which tells of failed attempts
+	// that a retry (ginkgo --flake-attempts) made good.
+	SystemErr string `xml:"system-err"`
 	// SuiteNode is set for the suite's set-up and tear-down nodes
 	// ([BeforeSuite], [SynchronizedAfterSuite], …), which the report lists
 	// beside the specs: counted only when they fail.
@@ -115,6 +118,11 @@ type Summary struct {
 	UnexpectedFailures      []string // failed, not listed
 	UnexpectedPasses        []string // listed, passed
 	Missing                 []string // listed, but neither passed nor failed
+}
+
+// Flaked tells whether sp failed an attempt and passed a retry.
+func (sp Spec) Flaked() bool {
+	return sp.Failure == nil && sp.Error == nil && sp.Status == "passed" && strings.Contains(sp.SystemErr, "Attempt #1 Failed")
 }
 
 // Summarise sorts specs by outcome and compares them with expected.

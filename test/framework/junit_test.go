@@ -16,6 +16,9 @@ In [It] at: b_test.go:10</failure></testcase>
   <testcase name="[It] c fails, listed" status="failed"><failure message="no kernel">x</failure></testcase>
   <testcase name="[It] d passes, listed" status="passed"></testcase>
   <testcase name="[It] e skipped" status="skipped"><skipped message="skipped"></skipped></testcase>
+  <testcase name="[It] f flaked" status="passed"><system-err>STEP: x
+  Attempt #1 Failed.  Retrying ↺ @ 12/03/26 20:00:00.000
+</system-err></testcase>
   <testcase name="[SynchronizedAfterSuite]" status="failed"><failure message="cleanup">y</failure></testcase>
 </testsuite></testsuites>`
 
@@ -46,7 +49,7 @@ func TestSummarise(t *testing.T) {
 		got, want []string
 	}{
 		// Suite nodes count only when they fail.
-		{"passed", s.Passed, []string{"a passes", "d passes, listed"}},
+		{"passed", s.Passed, []string{"a passes", "d passes, listed", "f flaked"}},
 		{"failed", s.Failed, []string{"b fails", "c fails, listed", "[SynchronizedAfterSuite]"}},
 		{"skipped", s.Skipped, []string{"e skipped"}},
 		{"unexpected failures", s.UnexpectedFailures, []string{"b fails", "[SynchronizedAfterSuite]"}},
@@ -56,6 +59,15 @@ func TestSummarise(t *testing.T) {
 		if !slices.Equal(c.got, c.want) {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
+	}
+	var flaked []string
+	for _, sp := range specs {
+		if sp.Flaked() {
+			flaked = append(flaked, sp.Name)
+		}
+	}
+	if !slices.Equal(flaked, []string{"f flaked"}) {
+		t.Errorf("flaked = %q, want [\"f flaked\"]", flaked)
 	}
 }
 
