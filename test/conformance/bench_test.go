@@ -61,6 +61,9 @@ func BenchmarkCritest(b *testing.B) {
 			"--benchmarking-params-file", params, "--benchmarking-output-dir", dir,
 			"--ginkgo.no-color")
 		cmd.Dir = b.TempDir()
+		// critest makes its pods' log directories (podLogTest*) under
+		// TMPDIR and leaves them: in the test's own, they go with it.
+		cmd.Env = append(os.Environ(), "TMPDIR="+cmd.Dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("critest -benchmark: %v\n%s", err, framework.LastLines(string(out), 80))
 		}

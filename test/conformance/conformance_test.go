@@ -75,6 +75,9 @@ func TestCritest(t *testing.T) {
 		"--ginkgo.timeout", "24m",
 	)
 	cmd.Dir = t.TempDir()
+	// critest makes its pods' log directories (podLogTest*) under
+	// TMPDIR and leaves them: in the test's own, they go with it.
+	cmd.Env = append(os.Environ(), "TMPDIR="+cmd.Dir)
 	elapsed, runErr := framework.RunLogged(t, cmd, logPath)
 
 	specs, err := framework.ReadJUnit(junit)
