@@ -119,7 +119,11 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	rootfs, err := s.opts.Images.CreateRootfs(ctx, id, cfg.GetImage().GetImage())
+	// In a pod with a user namespace of its own, the image's files are
+	// seen through its mappings (container root owns what the image's
+	// root owns).
+	idmap := storageMappings(idMappings(sbCfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetUsernsOptions()))
+	rootfs, err := s.opts.Images.CreateRootfs(ctx, id, cfg.GetImage().GetImage(), idmap)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +140,7 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if err := s.containers.Put(c); err != nil {
 		return nil, err
 	}
-	if err := s.mountImageVolumes(ctx, c, cfg.GetMounts()); err != nil {
+	if err := s.mountImageVolumes(ctx, c, cfg.GetMounts(), idmap); err != nil {
 		return nil, err
 	}
 
@@ -249,7 +253,7 @@ func validateImageMounts(mounts []*runtimeapi.Mount) error {
 // mountImageVolumes gives each image mount a read-only-bound layer of its
 // image, recorded in c before it is made so that a rollback or a restart
 // finds it.
-func (s *RuntimeService) mountImageVolumes(ctx context.Context, c *store.Container, mounts []*runtimeapi.Mount) error {
+func (s *RuntimeService) mountImageVolumes(ctx context.Context, c *store.Container, mounts []*runtimeapi.Mount, idmap *image.IDMappings) error {
 	for i, m := range mounts {
 		if m.GetImage() == nil {
 			continue
@@ -260,7 +264,7 @@ func (s *RuntimeService) mountImageVolumes(ctx context.Context, c *store.Contain
 		if err := s.containers.Put(c); err != nil {
 			return err
 		}
-		rootfs, err := s.opts.Images.CreateRootfs(ctx, vol.Layer, m.GetImage().GetImage())
+		rootfs, err := s.opts.Images.CreateRootfs(ctx, vol.Layer, m.GetImage().GetImage(), idmap)
 		if err != nil {
 			return fmt.Errorf("config.mounts[%d].image: %w", i, err)
 		}
@@ -318,8 +322,9 @@ func (s *RuntimeService) specInput(c *store.Container, cfg *runtimeapi.Container
 		ImageMounts: map[int]string{},
 		Sandbox: specgen.Sandbox{
 			ID: sb.ID, Hostname: sb.Hostname, NetNS: sb.NetNS, IPCNS: sb.IPCNS, UTSNS: sb.UTSNS,
-			PIDMode: sb.PIDMode, PIDNS: sb.PIDNS, CgroupParent: sb.CgroupParent,
-			HostsPath: sb.HostsPath, ResolvPath: sb.ResolvPath, HostnamePath: sb.HostnamePath, ShmPath: sb.ShmPath,
+			PIDMode: sb.PIDMode, PIDNS: sb.PIDNS, CgroupParent: sb.CgroupParent, UserNS: sb.UserNS,
+			IDMappings: specMappings(idMappings(sbCfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetUsernsOptions())),
+			HostsPath:  sb.HostsPath, ResolvPath: sb.ResolvPath, HostnamePath: sb.HostnamePath, ShmPath: sb.ShmPath,
 		},
 	}
 	for _, v := range c.ImageVolumes {

@@ -100,6 +100,17 @@ func validateSandboxConfig(c *runtimeapi.PodSandboxConfig, n node) error {
 			return err
 		}
 	}
+	if ownUserns(ns.GetUsernsOptions()) {
+		// The pod's root owns none of the host's IPC or PID namespaces:
+		// it could mount neither their mqueue nor their /proc. (The
+		// host's network is allowed: /sys is then bound, not mounted.)
+		if ns.GetIpc() == host {
+			return invalid("%s.ipc is NODE, which a pod with a user namespace of its own (userns_options mode POD) cannot have", nsField)
+		}
+		if ns.GetPid() == host {
+			return invalid("%s.pid is NODE, which a pod with a user namespace of its own (userns_options mode POD) cannot have", nsField)
+		}
+	}
 	return checkSysctls(c.GetLinux().GetSysctls(), ns.GetNetwork() != runtimeapi.NamespaceMode_NODE, ns.GetIpc() != runtimeapi.NamespaceMode_NODE)
 }
 

@@ -24,7 +24,12 @@ func (s *RuntimeService) Status(ctx context.Context, req *runtimeapi.StatusReque
 			netCond,
 		}},
 		RuntimeHandlers: s.runtimeHandlers(),
-		Features:        &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true},
+		Features: &runtimeapi.RuntimeFeatures{
+			SupplementalGroupsPolicy: true,
+			// A pod with the host's network and a user namespace of its
+			// own gets the host's /sys bound read-only.
+			UserNamespacesHostNetwork: s.userns,
+		},
 	}
 	if !req.GetVerbose() {
 		return resp, nil
@@ -46,7 +51,7 @@ func (s *RuntimeService) runtimeHandlers() []*runtimeapi.RuntimeHandler {
 		out[i] = &runtimeapi.RuntimeHandler{
 			Name: name,
 			// Recursive read-only mounts need mount_setattr (Linux 5.12).
-			Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: s.hasMountSetattr},
+			Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: s.hasMountSetattr, UserNamespaces: s.userns},
 		}
 	}
 	return out
@@ -68,6 +73,9 @@ func (s *RuntimeService) verboseInfo() (map[string]string, error) {
 		// Set when the daemon cannot lower oom_score_adj: containers
 		// asking for less get this.
 		"oomScoreAdjFloor": s.oomScoreAdjFloor,
+		// Whether pods can have user namespaces of their own
+		// (hostUsers: false), and if not, why.
+		"userNamespaces": map[string]any{"supported": s.userns, "reason": s.usernsWhy},
 		"apparmor": map[string]any{
 			"enabled": s.opts.AppArmor.Enabled, "defaultProfile": s.opts.AppArmor.Default, "defaultProfileError": s.opts.AppArmor.DefaultErr,
 		},

@@ -50,17 +50,20 @@ func cniPod(sb *store.Sandbox, c *runtimeapi.PodSandboxConfig) network.Pod {
 }
 
 // startPause starts the pod's pause process (see monitor.StartPause) in
-// the pod's namespaces, pins its PID namespace at sb.PIDNS, and records
-// both durably,
+// the pod's namespaces (or, with create, in new ones that it then sets up
+// and pins as create asks), pins its PID namespace at sb.PIDNS, and
+// records both durably,
 // then moves it into its cgroup and lets it run. A crash at any instant
 // leaves either no pause (one not yet let run ends by itself) or a
 // recorded one. It fills in sb's pause fields; on error the caller's
 // teardown of sb releases what they name.
-func (s *RuntimeService) startPause(sb *store.Sandbox) (retErr error) {
+func (s *RuntimeService) startPause(sb *store.Sandbox, create *network.NamespaceRequest) (retErr error) {
 	cg := pauseCgroup(s.opts.CgroupDriver, sb)
-	p, err := monitor.StartPause(monitor.PauseOptions{
-		Binary: s.opts.MonitorPath, Root: sb.Dir, Net: sb.NetNS, IPC: sb.IPCNS, UTS: sb.UTSNS,
-	})
+	o := monitor.PauseOptions{Binary: s.opts.MonitorPath, Root: sb.Dir, Net: sb.NetNS, IPC: sb.IPCNS, UTS: sb.UTSNS}
+	if create != nil {
+		o.UserNS = &monitor.UserNS{UIDs: create.User.UIDs, GIDs: create.User.GIDs, Net: create.Net, IPC: create.IPC, UTS: create.UTS}
+	}
+	p, err := monitor.StartPause(o)
 	if err != nil {
 		return err
 	}
@@ -69,6 +72,14 @@ func (s *RuntimeService) startPause(sb *store.Sandbox) (retErr error) {
 			p.Kill()
 		}
 	}()
+	if create != nil {
+		// The paths were recorded before anything was made: a crash
+		// from here on finds the pins to release.
+		sb.Pinned = true
+		if _, err := network.PinNamespacesOf(p.Pid, *create); err != nil {
+			return err
+		}
+	}
 	// sb.PIDNS was recorded before anything was made, so that a crash
 	// right after the pin still finds it to release.
 	if err := network.PinPIDNamespace(p.Pid, sb.PIDNS); err != nil {
@@ -155,7 +166,7 @@ func (s *RuntimeService) teardown(ctx context.Context, sb *store.Sandbox) (*stor
 	}
 	pinned := sb.Pinned
 	if pinned {
-		if err := network.ReleaseNamespaces(network.Namespaces{Net: sb.NetNS, IPC: sb.IPCNS, UTS: sb.UTSNS, PID: sb.PIDNS}); err != nil {
+		if err := network.ReleaseNamespaces(network.Namespaces{Net: sb.NetNS, IPC: sb.IPCNS, UTS: sb.UTSNS, PID: sb.PIDNS, User: sb.UserNS}); err != nil {
 			errs = append(errs, err)
 		} else {
 			pinned = false
@@ -223,7 +234,7 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 			// The crash may have come in the middle of any step, before
 			// the record said so: releasing namespaces and CNI DEL are
 			// idempotent, so always do both.
-			sb.Pinned = sb.NetNS != "" || sb.IPCNS != "" || sb.UTSNS != "" || sb.PIDNS != ""
+			sb.Pinned = sb.NetNS != "" || sb.IPCNS != "" || sb.UTSNS != "" || sb.PIDNS != "" || sb.UserNS != ""
 			sb.NetworkUp = sb.NetNS != ""
 			if _, err := s.teardown(ctx, sb); err != nil {
 				log.Warn("rolling back a sandbox whose creation was interrupted", "pod_sandbox_id", sb.ID, "error", err)
@@ -280,7 +291,7 @@ func (s *RuntimeService) recoverStart(ctx context.Context, c *store.Container) *
 // namespace pins, its pause process), or "".
 func lostParts(sb *store.Sandbox) string {
 	var lost []string
-	for _, p := range []struct{ kind, path string }{{"network", sb.NetNS}, {"ipc", sb.IPCNS}, {"uts", sb.UTSNS}, {"pid", sb.PIDNS}} {
+	for _, p := range []struct{ kind, path string }{{"network", sb.NetNS}, {"ipc", sb.IPCNS}, {"uts", sb.UTSNS}, {"pid", sb.PIDNS}, {"user", sb.UserNS}} {
 		if p.path != "" && !network.IsPinned(p.path) {
 			lost = append(lost, p.kind+" namespace")
 		}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/encoding/protojson"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -53,6 +54,9 @@ func (s *RuntimeService) RunPodSandbox(ctx context.Context, req *runtimeapi.RunP
 	}
 	if err := specgen.CheckSELinux("config.linux.security_context.selinux_options", cfg.GetLinux().GetSecurityContext().GetSelinuxOptions(), s.selinuxEnabled); err != nil {
 		return nil, err
+	}
+	if idMappings(cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetUsernsOptions()) != nil && !s.userns {
+		return nil, fmt.Errorf("config.linux.security_context.namespace_options.userns_options: POD: this node cannot run pods in user namespaces of their own (%s): %w", s.usernsWhy, errdefs.ErrFailedPrecondition)
 	}
 	if err := cgroups.ValidateParent(s.opts.CgroupDriver, cfg.GetLinux().GetCgroupParent()); err != nil {
 		return nil, invalid("config.linux.%v", err)
@@ -169,6 +173,10 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 	if sb.PIDMode == "pod" {
 		sb.PIDNS = filepath.Join(dir, "ns", "pid")
 	}
+	userns := idMappings(nsOpts.GetUsernsOptions())
+	if userns != nil {
+		sb.UserNS = filepath.Join(dir, "ns", "user")
+	}
 	// Durable before any side effect, marked "creating": a crash from here
 	// on is rolled back at the next start (Recover), by these paths.
 	if err := s.sandboxes.Put(sb); err != nil {
@@ -198,6 +206,18 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 	if err := os.MkdirAll(filepath.Join(dir, "ns"), 0o700); err != nil {
 		return "", err
 	}
+	if userns != nil {
+		// The pod's root is not the host's: it passes through the pod's
+		// directory (to its files, and the pause to its root) as a member
+		// of its group, as no one else may (its /dev/shm is 1777).
+		_, gid := userns.HostRoot()
+		if err := os.Chown(dir, 0, gid); err != nil {
+			return "", err
+		}
+		if err := os.Chmod(dir, 0o710); err != nil {
+			return "", err
+		}
+	}
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 	// The pod's files live in its volatile directory and are made anew
 	// with it: written whole, but not worth an fsync each.
@@ -217,18 +237,28 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 		}
 	}
 
-	ns, err := network.CreateNamespaces(network.NamespaceRequest{
-		Dir: filepath.Join(dir, "ns"), Net: !hostNet, IPC: !hostIPC, UTS: !hostNet,
+	nsReq := network.NamespaceRequest{
+		Dir: filepath.Join(dir, "ns"), Net: !hostNet, IPC: !hostIPC, UTS: !hostNet, User: userns,
 		Hostname: hostname, Sysctls: cfg.GetLinux().GetSysctls(),
-	})
-	if err != nil {
-		return "", fmt.Errorf("creating pod namespaces: %w", err)
 	}
-	sb.Pinned = ns != (network.Namespaces{})
-
-	if sb.PIDMode == "pod" {
-		if err := s.startPause(sb); err != nil {
-			return "", err
+	switch {
+	case sb.PIDMode == "pod" && userns != nil:
+		// The pod's PID namespace must be owned by its user namespace
+		// (or no container could mount /proc): the pause is born in all
+		// of them, and they are pinned from it.
+		if err := s.startPause(sb, &nsReq); err != nil {
+			return "", fmt.Errorf("creating pod namespaces: %w", err)
+		}
+	default:
+		ns, err := network.CreateNamespaces(nsReq)
+		if err != nil {
+			return "", fmt.Errorf("creating pod namespaces: %w", err)
+		}
+		sb.Pinned = ns != (network.Namespaces{})
+		if sb.PIDMode == "pod" {
+			if err := s.startPause(sb, nil); err != nil {
+				return "", err
+			}
 		}
 	}
 

@@ -30,7 +30,7 @@ func (s *RuntimeService) PodSandboxStatus(ctx context.Context, req *runtimeapi.P
 			"reason":         sb.Reason,
 			"pid":            sb.PausePID,
 			"pidMode":        sb.PIDMode,
-			"namespaces":     map[string]string{"network": sb.NetNS, "ipc": sb.IPCNS, "uts": sb.UTSNS, "pid": sb.PIDNS},
+			"namespaces":     map[string]string{"network": sb.NetNS, "ipc": sb.IPCNS, "uts": sb.UTSNS, "pid": sb.PIDNS, "user": sb.UserNS},
 			"cgroupParent":   sb.CgroupParent,
 			"pauseCgroup":    sb.PauseCgroup,
 			"network":        sb.Network,

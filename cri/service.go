@@ -102,6 +102,10 @@ type RuntimeService struct {
 	node node
 	// cdi injects CDI devices from the config's cdi_spec_dirs.
 	cdi *specgen.CDI
+	// userns tells whether pods can have user namespaces of their own;
+	// usernsWhy says why not.
+	userns    bool
+	usernsWhy string
 
 	runMu sync.Mutex // protects runs and unclaimed
 	// runs are the RunPodSandbox calls in progress, by sandbox name.
@@ -130,9 +134,11 @@ func (s *RuntimeService) SetStreaming(srv *streaming.Server) { s.opts.Streaming 
 // NewRuntimeService returns a RuntimeService for opts. Call Recover before
 // serving.
 func NewRuntimeService(opts Options) *RuntimeService {
-	return &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{},
+	s := &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{},
 		hasMountSetattr: probeMountSetattr(), selinuxEnabled: probeSELinux(), oomScoreAdjFloor: probeOOMScoreAdjFloor(),
 		node: probeNode(cgroups.IsV2()), cdi: specgen.NewCDI(opts.Config.CDISpecDirs)}
+	s.userns, s.usernsWhy = probeUserns(opts.Images, opts.Config.Root)
+	return s
 }
 
 // probeOOMScoreAdjFloor returns the daemon's oom_score_adj if it lacks

@@ -399,8 +399,9 @@ func checkNamespaceMode(field string, m runtimeapi.NamespaceMode, allowed ...run
 	return invalid("%s %v is not allowed here", field, m)
 }
 
-// checkUserns checks user namespace options: the host's (no mappings, or
-// no options at all) is the only one cria offers.
+// checkUserns checks user namespace options: the host's (NODE, no
+// mappings; or no options at all), or the pod's own (POD) with one UID and
+// one GID mapping, each mapping container ID 0, as the kubelet sends.
 func checkUserns(field string, u *runtimeapi.UserNamespace) error {
 	if u == nil {
 		return nil
@@ -408,14 +409,87 @@ func checkUserns(field string, u *runtimeapi.UserNamespace) error {
 	switch u.GetMode() {
 	case runtimeapi.NamespaceMode_NODE:
 		if len(u.GetUids()) > 0 || len(u.GetGids()) > 0 {
-			return invalid("%s: the host's user namespace takes no mappings", field)
+			return invalid("%s: the host's user namespace (NODE) takes no mappings", field)
 		}
 		return nil
 	case runtimeapi.NamespaceMode_POD:
-		return fmt.Errorf("%s: POD: this runtime does not support user namespaces (Status lists no handler with user_namespaces): %w", field, errdefs.ErrFailedPrecondition)
+		for _, m := range []struct {
+			name string
+			list []*runtimeapi.IDMapping
+		}{{"uids", u.GetUids()}, {"gids", u.GetGids()}} {
+			if len(m.list) != 1 {
+				return invalid("%s.%s: a pod's user namespace takes exactly one mapping, not %d", field, m.name, len(m.list))
+			}
+			if err := checkIDMapList(field+"."+m.name, m.list); err != nil {
+				return err
+			}
+			if m.list[0].GetContainerId() != 0 {
+				return invalid("%s.%s[0]: container ID 0 (root) must be mapped; the mapping starts at %d", field, m.name, m.list[0].GetContainerId())
+			}
+		}
+		return nil
 	default:
 		return invalid("%s.mode %v is not allowed (NODE or POD)", field, u.GetMode())
 	}
+}
+
+// maxIDMappings is the kernel's limit on the lines of a uid_map.
+const maxIDMappings = 340
+
+// checkIDMapList checks ID mappings: each of non-zero length, none running
+// past the last ID, none overlapping another on either side, none mapping
+// onto the host's root (which would undo what the namespace is for).
+func checkIDMapList(field string, list []*runtimeapi.IDMapping) error {
+	if len(list) > maxIDMappings {
+		return invalid("%s has %d mappings, at most %d", field, len(list), maxIDMappings)
+	}
+	const ids = 1 << 32
+	for i, m := range list {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if m.GetLength() == 0 {
+			return invalid("%s.length is 0", f)
+		}
+		if uint64(m.GetContainerId())+uint64(m.GetLength()) > ids || uint64(m.GetHostId())+uint64(m.GetLength()) > ids {
+			return invalid("%s: container_id %d / host_id %d + length %d runs past the last ID", f, m.GetContainerId(), m.GetHostId(), m.GetLength())
+		}
+		if m.GetHostId() == 0 {
+			return invalid("%s: maps onto the host's root (host_id 0)", f)
+		}
+		for j, o := range list[:i] {
+			if overlaps(m.GetContainerId(), o.GetContainerId(), m.GetLength(), o.GetLength()) || overlaps(m.GetHostId(), o.GetHostId(), m.GetLength(), o.GetLength()) {
+				return invalid("%s overlaps %s[%d]", f, field, j)
+			}
+		}
+	}
+	return nil
+}
+
+func overlaps(a, b, lenA, lenB uint32) bool {
+	return uint64(a) < uint64(b)+uint64(lenB) && uint64(b) < uint64(a)+uint64(lenA)
+}
+
+// checkUsernsMatch refuses a container whose user namespace options differ
+// from its pod's: the pod has one user namespace, its containers share it.
+// Options left out mean the pod's.
+func checkUsernsMatch(field string, ctr, pod *runtimeapi.UserNamespace) error {
+	if ctr == nil {
+		return nil
+	}
+	mode := func(u *runtimeapi.UserNamespace) runtimeapi.NamespaceMode {
+		if u == nil {
+			return runtimeapi.NamespaceMode_NODE
+		}
+		return u.GetMode()
+	}
+	same := func(a, b []*runtimeapi.IDMapping) bool {
+		return slices.EqualFunc(a, b, func(x, y *runtimeapi.IDMapping) bool {
+			return x.GetContainerId() == y.GetContainerId() && x.GetHostId() == y.GetHostId() && x.GetLength() == y.GetLength()
+		})
+	}
+	if mode(ctr) != mode(pod) || !same(ctr.GetUids(), pod.GetUids()) || !same(ctr.GetGids(), pod.GetGids()) {
+		return invalid("%s differs from the pod's (config.linux.security_context.namespace_options.userns_options of the sandbox): a pod's containers share its user namespace", field)
+	}
+	return nil
 }
 
 // validateContainerConfig checks a CreateContainer request's config
@@ -461,7 +535,7 @@ func validateContainerConfig(cfg *runtimeapi.ContainerConfig, sandboxNS *runtime
 	if _, ok := runtimeapi.Signal_name[int32(cfg.GetStopSignal())]; !ok {
 		return invalid("config.stop_signal %d is unknown", cfg.GetStopSignal())
 	}
-	if err := checkMounts(cfg.GetMounts()); err != nil {
+	if err := checkMounts(cfg.GetMounts(), ownUserns(sandboxNS.GetUsernsOptions())); err != nil {
 		return err
 	}
 	if err := checkDevices(cfg.GetDevices(), cfg.GetCDIDevices()); err != nil {
@@ -488,7 +562,9 @@ func checkImageRef(field, ref string) error {
 	return nil
 }
 
-func checkMounts(mounts []*runtimeapi.Mount) error {
+// checkMounts checks a container's mounts; idmapped ones (uid_mappings,
+// gid_mappings) only in a pod with a user namespace of its own.
+func checkMounts(mounts []*runtimeapi.Mount, podUserns bool) error {
 	if len(mounts) > maxMounts {
 		return invalid("config.mounts has %d entries, at most %d", len(mounts), maxMounts)
 	}
@@ -521,20 +597,29 @@ func checkMounts(mounts []*runtimeapi.Mount) error {
 		if _, ok := runtimeapi.MountPropagation_name[int32(m.GetPropagation())]; !ok {
 			return invalid("%s.propagation %d is unknown", field, m.GetPropagation())
 		}
-		if err := checkIDMappings(field, m.GetUidMappings(), m.GetGidMappings()); err != nil {
+		if err := checkIDMappings(field, m.GetUidMappings(), m.GetGidMappings(), podUserns); err != nil {
 			return err
 		}
 	}
 	return validateImageMounts(mounts)
 }
 
-// checkIDMappings refuses idmapped mounts, which need the user namespaces
-// that cria does not offer yet.
-func checkIDMappings(field string, uids, gids []*runtimeapi.IDMapping) error {
-	if len(uids) > 0 || len(gids) > 0 {
-		return fmt.Errorf("%s: idmapped mounts need user namespaces, which this runtime does not support: %w", field, errdefs.ErrFailedPrecondition)
+// checkIDMappings checks an idmapped mount's mappings: both or neither,
+// and only in a pod with a user namespace of its own.
+func checkIDMappings(field string, uids, gids []*runtimeapi.IDMapping, podUserns bool) error {
+	if len(uids) == 0 && len(gids) == 0 {
+		return nil
 	}
-	return nil
+	if !podUserns {
+		return invalid("%s.uid_mappings, gid_mappings: an idmapped mount needs a pod with a user namespace of its own (userns_options mode POD)", field)
+	}
+	if len(uids) == 0 || len(gids) == 0 {
+		return invalid("%s: an idmapped mount needs both uid_mappings and gid_mappings", field)
+	}
+	if err := checkIDMapList(field+".uid_mappings", uids); err != nil {
+		return err
+	}
+	return checkIDMapList(field+".gid_mappings", gids)
 }
 
 func checkDevices(devices []*runtimeapi.Device, cdi []*runtimeapi.CDIDevice) error {
@@ -607,6 +692,12 @@ func checkSecurityContext(sc *runtimeapi.LinuxContainerSecurityContext, sandboxN
 	}
 	if ns.GetPid() == target && ns.GetTargetId() == "" {
 		return invalid("%s.namespace_options.target_id is required with the TARGET PID mode", f)
+	}
+	if err := checkUsernsMatch(f+".namespace_options.userns_options", ns.GetUsernsOptions(), sandboxNS.GetUsernsOptions()); err != nil {
+		return err
+	}
+	if ownUserns(sandboxNS.GetUsernsOptions()) && ns.GetPid() == host {
+		return invalid("%s.namespace_options.pid is NODE, but the pod has a user namespace of its own", f)
 	}
 	return nil
 }

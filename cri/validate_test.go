@@ -91,9 +91,9 @@ func TestValidateContainerConfig(t *testing.T) {
 			c.Mounts = append(c.Mounts, &runtimeapi.Mount{ContainerPath: "/data/", HostPath: "/x"})
 		}, wantErr: "config.mounts[0]'s too"},
 		{name: "mount propagation", edit: func(c *runtimeapi.ContainerConfig) { c.Mounts[0].Propagation = 9 }, wantErr: "propagation"},
-		{name: "idmapped mount", edit: func(c *runtimeapi.ContainerConfig) {
+		{name: "idmapped mount, host user namespace", edit: func(c *runtimeapi.ContainerConfig) {
 			c.Mounts[0].UidMappings = []*runtimeapi.IDMapping{{ContainerId: 0, HostId: 1000, Length: 1}}
-		}, wantErr: "idmapped", kind: errdefs.ErrFailedPrecondition},
+		}, wantErr: "an idmapped mount needs a pod with a user namespace"},
 		{name: "device perms", edit: func(c *runtimeapi.ContainerConfig) { c.Devices[0].Permissions = "rx" }, wantErr: "config.devices[0].permissions"},
 		{name: "device relative", edit: func(c *runtimeapi.ContainerConfig) { c.Devices[0].ContainerPath = "fuse" }, wantErr: "config.devices[0].container_path"},
 		{name: "CDI name", edit: func(c *runtimeapi.ContainerConfig) { c.CDIDevices = []*runtimeapi.CDIDevice{{Name: "gpu0"}} }, wantErr: "config.cdi_devices[0]"},
@@ -141,9 +141,9 @@ func TestValidateContainerConfig(t *testing.T) {
 		{name: "target without id", edit: sec(func(s *runtimeapi.LinuxContainerSecurityContext) {
 			s.NamespaceOptions.Pid = runtimeapi.NamespaceMode_TARGET
 		}), wantErr: "target_id is required"},
-		{name: "user namespace", edit: sec(func(s *runtimeapi.LinuxContainerSecurityContext) {
-			s.NamespaceOptions.UsernsOptions = &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD}
-		}), wantErr: "user namespaces", kind: errdefs.ErrFailedPrecondition},
+		{name: "user namespace in a pod without", edit: sec(func(s *runtimeapi.LinuxContainerSecurityContext) {
+			s.NamespaceOptions.UsernsOptions = podUserns(100000)
+		}), wantErr: "differs from the pod's"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c *runtimeapi.ContainerConfig
@@ -166,6 +166,106 @@ func TestValidateContainerConfig(t *testing.T) {
 				t.Errorf("err = %v, want %v containing %q", err, kind, tc.wantErr)
 			}
 		})
+	}
+}
+
+func podUserns(host uint32) *runtimeapi.UserNamespace {
+	m := []*runtimeapi.IDMapping{{ContainerId: 0, HostId: host, Length: 65536}}
+	return &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m, Gids: m}
+}
+
+// TestUserNamespaceOptions: the options a pod may give, as the kubelet
+// sends them, and what is refused, naming the field.
+func TestUserNamespaceOptions(t *testing.T) {
+	m := func(c, h, l uint32) []*runtimeapi.IDMapping {
+		return []*runtimeapi.IDMapping{{ContainerId: c, HostId: h, Length: l}}
+	}
+	ok := m(0, 100000, 65536)
+	for _, tc := range []struct {
+		name    string
+		u       *runtimeapi.UserNamespace
+		wantErr string
+	}{
+		{"none", nil, ""},
+		{"host", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_NODE}, ""},
+		{"pod", podUserns(100000), ""},
+		{"pod, one ID", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m(0, 5, 1), Gids: m(0, 5, 1)}, ""},
+		{"host with mappings", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_NODE, Gids: ok}, "u: the host's user namespace (NODE) takes no mappings"},
+		{"pod without mappings", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD}, "u.uids: a pod's user namespace takes exactly one mapping, not 0"},
+		{"pod without GIDs", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: ok}, "u.gids: a pod's user namespace takes exactly one mapping, not 0"},
+		{"two UID mappings", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: append(m(0, 100000, 1), m(1, 200000, 1)...), Gids: ok}, "exactly one mapping, not 2"},
+		{"root unmapped", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m(1, 100000, 10), Gids: ok}, "u.uids[0]: container ID 0 (root) must be mapped"},
+		{"zero length", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: ok, Gids: m(0, 100000, 0)}, "u.gids[0].length is 0"},
+		{"host overflow", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m(0, 1<<32-10, 11), Gids: ok}, "runs past the last ID"},
+		{"host overflow exactly", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m(0, 1<<32-10, 10), Gids: ok}, ""},
+		{"onto host root", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m(0, 0, 65536), Gids: ok}, "maps onto the host's root"},
+		{"container mode", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_CONTAINER}, "u.mode CONTAINER is not allowed"},
+		{"target mode", &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_TARGET}, "u.mode TARGET is not allowed"},
+	} {
+		err := checkUserns("u", tc.u)
+		if tc.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: %v, want InvalidArgument containing %q", tc.name, err, tc.wantErr)
+		}
+	}
+
+	// Several mappings (an idmapped mount's): neither side may overlap.
+	for _, tc := range []struct {
+		name    string
+		list    []*runtimeapi.IDMapping
+		wantErr string
+	}{
+		{"apart", append(m(0, 1000, 10), m(10, 2000, 10)...), ""},
+		{"touching", append(m(0, 1000, 10), m(10, 1010, 10)...), ""},
+		{"container IDs overlap", append(m(0, 1000, 10), m(9, 2000, 10)...), "l[1] overlaps l[0]"},
+		{"host IDs overlap", append(m(0, 1000, 10), m(10, 1005, 10)...), "l[1] overlaps l[0]"},
+	} {
+		err := checkIDMapList("l", tc.list)
+		if (tc.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.wantErr)
+		}
+	}
+
+	// A container in a pod with a user namespace: the pod's options (or
+	// none), mounts idmapped or not, never the host's PID namespace.
+	pod := &runtimeapi.NamespaceOption{UsernsOptions: podUserns(100000)}
+	for _, tc := range []struct {
+		name    string
+		edit    func(*runtimeapi.ContainerConfig)
+		wantErr string
+	}{
+		{"the pod's", func(c *runtimeapi.ContainerConfig) {
+			c.Linux.SecurityContext.NamespaceOptions.UsernsOptions = podUserns(100000)
+		}, ""},
+		{"left out", func(c *runtimeapi.ContainerConfig) {}, ""},
+		{"another range", func(c *runtimeapi.ContainerConfig) {
+			c.Linux.SecurityContext.NamespaceOptions.UsernsOptions = podUserns(200000)
+		}, "differs from the pod's"},
+		{"the host's", func(c *runtimeapi.ContainerConfig) {
+			c.Linux.SecurityContext.NamespaceOptions.UsernsOptions = &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_NODE}
+		}, "differs from the pod's"},
+		{"idmapped mount", func(c *runtimeapi.ContainerConfig) {
+			c.Mounts[0].UidMappings, c.Mounts[0].GidMappings = ok, ok
+		}, ""},
+		{"idmapped mount, UIDs only", func(c *runtimeapi.ContainerConfig) { c.Mounts[0].UidMappings = ok }, "config.mounts[0]: an idmapped mount needs both"},
+		{"idmapped mount, bad", func(c *runtimeapi.ContainerConfig) {
+			c.Mounts[0].UidMappings, c.Mounts[0].GidMappings = ok, m(0, 1, 0)
+		}, "config.mounts[0].gid_mappings[0].length is 0"},
+		{"host PID", func(c *runtimeapi.ContainerConfig) {
+			c.Linux.SecurityContext.NamespaceOptions.Pid = runtimeapi.NamespaceMode_NODE
+		}, "pid is NODE, but the pod has a user namespace"},
+	} {
+		c := goodContainer()
+		tc.edit(c)
+		err := validateContainerConfig(c, pod, testNode)
+		if (tc.wantErr == "") != (err == nil) || (err != nil && (!errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.wantErr))) {
+			t.Errorf("container, %s: %v, want %q", tc.name, err, tc.wantErr)
+		}
 	}
 }
 

@@ -5,12 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"syscall"
 
 	"github.com/containerd/errdefs"
 	"go.podman.io/storage"
+	"go.podman.io/storage/pkg/idtools"
+	"go.podman.io/storage/types"
 )
+
+// IDMappings are the user namespace mappings (container ID to host ID)
+// that a root filesystem is seen through.
+type IDMappings struct {
+	UIDs, GIDs []idtools.IDMap
+}
+
+// CanIDMapLayers tells whether the storage driver mounts image layers
+// through ID mappings (overlay's idmapped lower layers), so that a
+// container in a user namespace needs no copy of its image.
+func (s *Service) CanIDMapLayers(m IDMappings) bool {
+	d, err := s.store.GraphDriver()
+	return err == nil && d.SupportsShifting(m.UIDs, m.GIDs)
+}
 
 // Rootfs is a container's writable root filesystem on top of its image.
 type Rootfs struct {
@@ -21,9 +38,11 @@ type Rootfs struct {
 }
 
 // CreateRootfs makes a writable layer for container id on top of the image
-// that ref names, and mounts it. An image that is not in the store is
-// ErrNotFound. On failure nothing is left.
-func (s *Service) CreateRootfs(ctx context.Context, id, ref string) (_ *Rootfs, retErr error) {
+// that ref names, and mounts it; with idmap, its files are seen through
+// those mappings (idmapped lower layers: nothing is copied or chowned,
+// and a driver that cannot is ErrFailedPrecondition). An image that is
+// not in the store is ErrNotFound. On failure nothing is left.
+func (s *Service) CreateRootfs(ctx context.Context, id, ref string, idmap *IDMappings) (_ *Rootfs, retErr error) {
 	simg, err := s.resolve(ref)
 	if err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
@@ -35,7 +54,15 @@ func (s *Service) CreateRootfs(ctx context.Context, id, ref string) (_ *Rootfs, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.CreateContainer(id, nil, simg.ID, "", "", nil); err != nil {
+	var opts *storage.ContainerOptions
+	if idmap != nil {
+		if !s.CanIDMapLayers(*idmap) {
+			return nil, fmt.Errorf("the %s storage driver cannot mount image layers through ID mappings on this kernel, and cria does not copy images for user namespaces: %w", s.opts.Driver, errdefs.ErrFailedPrecondition)
+		}
+		opts = &storage.ContainerOptions{IDMappingOptions: types.IDMappingOptions{UIDMap: idmap.UIDs, GIDMap: idmap.GIDs}}
+	}
+	ctr, err := s.store.CreateContainer(id, nil, simg.ID, "", "", opts)
+	if err != nil {
 		return nil, fmt.Errorf("creating the container's layer: %w", err)
 	}
 	defer func() {
@@ -43,6 +70,24 @@ func (s *Service) CreateRootfs(ctx context.Context, id, ref string) (_ *Rootfs, 
 			_ = s.RemoveRootfs(id)
 		}
 	}()
+	if idmap != nil {
+		// The container's root (not the host's) must pass through the
+		// layer's directory to its root filesystem: as a member of its
+		// group, as no one else may (the driver made it 0700).
+		rootGID := -1
+		for _, m := range idmap.GIDs {
+			if m.ContainerID == 0 {
+				rootGID = m.HostID
+			}
+		}
+		dir := filepath.Join(s.opts.StorageRoot, s.opts.Driver, ctr.LayerID)
+		if err := os.Chown(dir, 0, rootGID); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(dir, 0o710); err != nil {
+			return nil, err
+		}
+	}
 	p, err := s.store.Mount(id, "")
 	if err != nil {
 		return nil, fmt.Errorf("mounting the container's root filesystem: %w", err)

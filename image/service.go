@@ -80,6 +80,14 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening image store at %s: %w", opts.StorageRoot, err)
 	}
+	// Passed through by name only, as cria's root is: the root of a pod in
+	// a user namespace reaches its container's layer, which the driver
+	// makes 0700 and owned by that root; everything else below is the
+	// host root's alone.
+	if err := os.Chmod(opts.StorageRoot, 0o711); err != nil {
+		store.Shutdown(false)
+		return nil, err
+	}
 	s := &Service{
 		opts:  opts,
 		store: store,

@@ -153,14 +153,19 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	if warning != "" {
 		log.Warn(warning)
 	}
-	// Only root may enter cria's state: it holds containers' root
-	// filesystems, logs and sockets (CVE-2021-41091, CVE-2021-41103). Set
-	// explicitly: MkdirAll honours the umask and leaves existing modes.
-	for _, dir := range []string{cfg.Root, cfg.RunRoot} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+	// cria's state holds containers' root filesystems, logs and sockets
+	// (CVE-2021-41091, CVE-2021-41103): no one but root may list or read
+	// it. The top directories (and the one of pod directories) may be
+	// passed through by name (0711), for the root of a pod in a user
+	// namespace, who is not the host's, to reach its own: every directory
+	// below is 0700, or owned by (or shared with the group of) that pod's
+	// root. Set explicitly: MkdirAll honours the umask and leaves existing
+	// modes.
+	for _, dir := range []string{cfg.Root, cfg.RunRoot, filepath.Join(cfg.RunRoot, "sandboxes")} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
 			return fmt.Errorf("creating state directory: %w", err)
 		}
-		if err := os.Chmod(dir, 0o700); err != nil {
+		if err := os.Chmod(dir, 0o711); err != nil {
 			return fmt.Errorf("state directory: %w", err)
 		}
 	}

@@ -18,9 +18,12 @@ import (
 // NamespaceRequest says which namespaces a pod gets of its own (the others
 // are the host's) and what to set inside them.
 type NamespaceRequest struct {
-	// Dir receives the pin files (Dir/net, Dir/ipc, Dir/uts).
+	// Dir receives the pin files (Dir/net, Dir/ipc, Dir/uts, Dir/user).
 	Dir           string
 	Net, IPC, UTS bool
+	// User, when set, gives the pod a user namespace of its own with
+	// these mappings, which owns its other new namespaces.
+	User *IDMappings
 	// Hostname is set in the new UTS namespace.
 	Hostname string
 	// Sysctls are written inside the new namespaces. The caller has
@@ -31,7 +34,7 @@ type NamespaceRequest struct {
 // Namespaces are the pin files of a pod's own namespaces; an empty path
 // means the host's namespace.
 type Namespaces struct {
-	Net, IPC, UTS string
+	Net, IPC, UTS, User string
 	// PID is the pod's shared PID namespace, pinned by PinPIDNamespace.
 	PID string
 }
@@ -41,6 +44,9 @@ type Namespaces struct {
 // namespace by bind-mounting it onto a file under req.Dir, as CRI-O's pinns
 // does, so that it outlives every process in it. On error nothing is left.
 func CreateNamespaces(req NamespaceRequest) (Namespaces, error) {
+	if req.User != nil {
+		return createInUserNamespace(req)
+	}
 	var flags int
 	var kinds []string
 	if req.Net {
@@ -66,20 +72,8 @@ func CreateNamespaces(req NamespaceRequest) (Namespaces, error) {
 		if err := unix.Unshare(flags); err != nil {
 			return fmt.Errorf("unshare: %w", err)
 		}
-		if req.UTS && req.Hostname != "" {
-			if err := unix.Sethostname([]byte(req.Hostname)); err != nil {
-				return fmt.Errorf("setting hostname %q: %w", req.Hostname, err)
-			}
-		}
-		if req.Net {
-			if err := LinkUp("lo"); err != nil {
-				return err
-			}
-		}
-		for k, v := range req.Sysctls {
-			if err := writeSysctl(k, v); err != nil {
-				return err
-			}
+		if err := req.setUp(); err != nil {
+			return err
 		}
 		tid := unix.Gettid()
 		for _, kind := range kinds {
@@ -157,7 +151,7 @@ func pinNamespace(src, pin string) error {
 // gone too. Releasing what is already released succeeds.
 func ReleaseNamespaces(ns Namespaces) error {
 	var errs []error
-	for _, p := range []string{ns.Net, ns.IPC, ns.UTS, ns.PID} {
+	for _, p := range []string{ns.Net, ns.IPC, ns.UTS, ns.PID, ns.User} {
 		if p == "" {
 			continue
 		}

@@ -36,6 +36,15 @@ type Sandbox struct {
 	CgroupParent string
 	// Files the pod shares with its containers.
 	HostsPath, ResolvPath, HostnamePath, ShmPath string
+	// UserNS is the pin of the pod's own user namespace, empty for the
+	// host's; IDMappings are its mappings.
+	UserNS     string
+	IDMappings *IDMappings
+}
+
+// IDMappings are a user namespace's mappings, container ID to host ID.
+type IDMappings struct {
+	UIDs, GIDs []specs.LinuxIDMapping
 }
 
 // Device is a host device node's facts.
@@ -193,6 +202,14 @@ func Generate(in Input) (*specs.Spec, error) {
 		return nil, err
 	}
 	opts = append(opts, nsOpts...)
+	if in.Sandbox.UserNS != "" {
+		// The pod's user namespace, joined by its pin: libcontainer reads
+		// the mappings from it.
+		opts = append(opts, spec.WithNamespace(specs.UserNamespace, in.Sandbox.UserNS))
+		if in.Sandbox.NetNS == "" {
+			opts = append(opts, withHostSysfs)
+		}
+	}
 	if in.CgroupV2 && !privileged {
 		// As the cgroup v2 KEP asks, and as containerd and CRI-O do: the
 		// container's own cgroup is the root of its /sys/fs/cgroup and of
@@ -405,7 +422,13 @@ func Mounts(in Input) ([]specs.Mount, error) {
 	} {
 		if f.src != "" && !criDests[f.dst] {
 			ro := in.Config.GetLinux().GetSecurityContext().GetReadonlyRootfs() && f.dst != "/dev/shm"
-			out = append(out, bind(f.src, f.dst, ro))
+			mnt := bind(f.src, f.dst, ro)
+			if m := sb.IDMappings; m != nil {
+				// The pod's files are the host root's: idmapped, they
+				// are container root's, who can write them as before.
+				mnt.UIDMappings, mnt.GIDMappings = m.UIDs, m.GIDs
+			}
+			out = append(out, mnt)
 		}
 	}
 	for i, m := range in.Config.GetMounts() {
@@ -432,6 +455,12 @@ func Mounts(in Input) ([]specs.Mount, error) {
 		default:
 			return nil, invalid("config.mounts[%d].propagation %v is unknown", i, m.Propagation)
 		}
+		if len(m.UidMappings) > 0 && m.Image == nil {
+			// An idmapped mount (the kubelet gives each mount the pod's
+			// mappings): the volume's files are seen through them. An
+			// image volume's layer is already seen through the pod's.
+			mnt.UIDMappings, mnt.GIDMappings = ociMappings(m.UidMappings), ociMappings(m.GidMappings)
+		}
 		if m.RecursiveReadOnly {
 			// Read-only all the way down (mount_setattr), which only a
 			// private, read-only mount can be.
@@ -446,6 +475,26 @@ func Mounts(in Input) ([]specs.Mount, error) {
 		out = append(out, mnt)
 	}
 	return out, nil
+}
+
+func ociMappings(in []*runtimeapi.IDMapping) []specs.LinuxIDMapping {
+	out := make([]specs.LinuxIDMapping, len(in))
+	for i, m := range in {
+		out[i] = specs.LinuxIDMapping{ContainerID: m.ContainerId, HostID: m.HostId, Size: m.Length}
+	}
+	return out
+}
+
+// withHostSysfs binds the host's /sys read-only in place of a sysfs
+// mount, which a user namespace that does not own the network namespace
+// (the host's network) cannot make.
+func withHostSysfs(s *specs.Spec) error {
+	for i := range s.Mounts {
+		if s.Mounts[i].Destination == "/sys" {
+			s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "rprivate", "nosuid", "noexec", "nodev", "ro"}}
+		}
+	}
+	return nil
 }
 
 // rootfsPropagation is the propagation of the container's root mount: a

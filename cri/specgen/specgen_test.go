@@ -45,6 +45,8 @@ func baseInput() Input {
 	}
 }
 
+var usernsMap = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+
 func mountAt(s *specs.Spec, dst string) *specs.Mount {
 	for i := range s.Mounts {
 		if s.Mounts[i].Destination == dst {
@@ -72,6 +74,48 @@ func TestGenerate(t *testing.T) {
 		wantErr string
 		errKind error
 	}{
+		{name: "user namespace: joined by its pin, the pod's files idmapped", edit: func(in *Input) {
+			in.Sandbox.UserNS = "/run/cria/sandboxes/pod1/ns/user"
+			in.Sandbox.IDMappings = &IDMappings{UIDs: usernsMap, GIDs: usernsMap}
+			pm := []*runtimeapi.IDMapping{{ContainerId: 0, HostId: 100000, Length: 65536}}
+			in.Config.Mounts = []*runtimeapi.Mount{
+				{ContainerPath: "/plain", HostPath: "/srv/plain"},
+				{ContainerPath: "/mapped", HostPath: "/srv/mapped", UidMappings: pm, GidMappings: pm},
+				{ContainerPath: "/image", Image: &runtimeapi.ImageSpec{Image: "data"}, UidMappings: pm, GidMappings: pm},
+			}
+			in.ImageMounts = map[int]string{2: "/var/lib/cria/storage/overlay/vol/merged"}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if p, ok := nsOf(s, specs.UserNamespace); !ok || p != "/run/cria/sandboxes/pod1/ns/user" {
+				t.Errorf("user namespace %q, %v", p, ok)
+			}
+			if len(s.Linux.UIDMappings) != 0 || len(s.Linux.GIDMappings) != 0 {
+				t.Errorf("mappings beside a userns path (libcontainer reads them from the namespace): %v %v", s.Linux.UIDMappings, s.Linux.GIDMappings)
+			}
+			for dst, mapped := range map[string]bool{"/etc/hosts": true, "/etc/resolv.conf": true, "/etc/hostname": true, "/dev/shm": true,
+				"/plain": false, "/mapped": true, "/image": false} {
+				m := mountAt(s, dst)
+				if m == nil {
+					t.Errorf("no mount at %s", dst)
+					continue
+				}
+				if got := reflect.DeepEqual(m.UIDMappings, usernsMap) && reflect.DeepEqual(m.GIDMappings, usernsMap); got != mapped {
+					t.Errorf("%s: idmapped %v (%v %v), want %v", dst, got, m.UIDMappings, m.GIDMappings, mapped)
+				}
+			}
+			if m := mountAt(s, "/sys"); m == nil || m.Type != "sysfs" {
+				t.Errorf("/sys in the pod's network: %+v, want sysfs", m)
+			}
+		}},
+		{name: "user namespace with the host's network: /sys bound read-only", edit: func(in *Input) {
+			in.Sandbox.UserNS = "/run/cria/sandboxes/pod1/ns/user"
+			in.Sandbox.IDMappings = &IDMappings{UIDs: usernsMap, GIDs: usernsMap}
+			in.Sandbox.NetNS, in.Sandbox.UTSNS = "", ""
+		}, check: func(t *testing.T, s *specs.Spec) {
+			m := mountAt(s, "/sys")
+			if m == nil || m.Type != "bind" || m.Source != "/sys" || !slices.Contains(m.Options, "ro") || !slices.Contains(m.Options, "rbind") {
+				t.Errorf("/sys = %+v, want the host's bound read-only", m)
+			}
+		}},
 		{name: "image entrypoint and cmd", check: func(t *testing.T, s *specs.Spec) {
 			if !reflect.DeepEqual(s.Process.Args, []string{"/entry", "serve"}) {
 				t.Errorf("args = %v", s.Process.Args)

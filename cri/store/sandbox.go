@@ -50,6 +50,9 @@ type Sandbox struct {
 	// PIDNS is the pin of the pod's shared PID namespace (PIDMode "pod"),
 	// held by the pause process.
 	PIDNS string `json:"pidns,omitempty"`
+	// UserNS is the pin of the pod's own user namespace (user namespace
+	// mode POD), which owns its other namespaces; empty means the host's.
+	UserNS string `json:"userns,omitempty"`
 	// Pinned tells that the namespaces are still pinned (not yet released).
 	Pinned bool `json:"pinned"`
 	// PIDMode is "pod", "container" or "node".

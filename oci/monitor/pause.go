@@ -30,6 +30,17 @@ type PauseOptions struct {
 	// Net, IPC and UTS are the pins of the pod's namespaces that the pause
 	// joins; an empty path keeps the host's.
 	Net, IPC, UTS string
+	// UserNS, when set, has the pause born in a new user namespace that
+	// owns its PID namespace and its new network, IPC and UTS namespaces
+	// (Net, IPC and UTS are then not joined): the caller pins them from
+	// the process.
+	UserNS *UserNS
+}
+
+// UserNS is a new user namespace's mappings and the namespaces it owns.
+type UserNS struct {
+	UIDs, GIDs    []syscall.SysProcIDMap
+	Net, IPC, UTS bool
 }
 
 // Pause is a pause process that has confined itself and waits for Release.
@@ -93,7 +104,27 @@ func StartPause(o PauseOptions) (_ *Pause, retErr error) {
 			Setsid:     true,
 		},
 	}
-	if err := startInNamespaces(cmd, map[int]string{unix.CLONE_NEWNET: o.Net, unix.CLONE_NEWIPC: o.IPC, unix.CLONE_NEWUTS: o.UTS}); err != nil {
+	join := map[int]string{unix.CLONE_NEWNET: o.Net, unix.CLONE_NEWIPC: o.IPC, unix.CLONE_NEWUTS: o.UTS}
+	if u := o.UserNS; u != nil {
+		// One clone makes the user namespace first, then the others,
+		// owned by it.
+		join = nil
+		a := cmd.SysProcAttr
+		a.Cloneflags |= syscall.CLONE_NEWUSER
+		for _, n := range []struct {
+			want bool
+			flag uintptr
+		}{{u.Net, syscall.CLONE_NEWNET}, {u.IPC, syscall.CLONE_NEWIPC}, {u.UTS, syscall.CLONE_NEWUTS}} {
+			if n.want {
+				a.Cloneflags |= n.flag
+			}
+		}
+		a.UidMappings, a.GidMappings, a.GidMappingsEnableSetgroups = u.UIDs, u.GIDs, true
+		// Root of the new namespace (the daemon's uid is not mapped in
+		// it), so that its capabilities there survive the execve.
+		a.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	if err := startInNamespaces(cmd, join); err != nil {
 		return nil, fmt.Errorf("starting the pod's pause process: %w", err)
 	}
 	exited := make(chan struct{})

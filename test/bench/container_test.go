@@ -260,3 +260,44 @@ func BenchmarkExecSync(b *testing.B) {
 	samples.Report(b)
 	removePod(b, d, pod)
 }
+
+// BenchmarkPodAndContainerUserNamespace measures what
+// BenchmarkPodAndContainerFromScratch does, a pod with a user namespace of
+// its own (hostUsers: false: IDs 0–65535 mapped onto a range of the
+// host's) beside one without, in turns in the same daemon, and reports
+// both medians and their ratio.
+func BenchmarkPodAndContainerUserNamespace(b *testing.B) {
+	d := containerDaemon(b)
+	ctx := context.Background()
+	var host, userns framework.Samples
+	for i := 0; i < 2*b.N; i++ {
+		podCfg := benchPodConfig(i)
+		ctrCfg := benchContainerConfig(i, "true")
+		samples := &host
+		if i%2 == 1 {
+			m := []*runtimeapi.IDMapping{{ContainerId: 0, HostId: uint32(100000 + 65536*(i%8)), Length: 65536}}
+			u := &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m, Gids: m}
+			podCfg.Linux.SecurityContext.NamespaceOptions.UsernsOptions = u
+			ctrCfg.Linux.SecurityContext.NamespaceOptions.UsernsOptions = u
+			samples = &userns
+		}
+		t0 := time.Now()
+		pod, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod.PodSandboxId, Config: ctrCfg, SandboxConfig: podCfg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+			b.Fatal(err)
+		}
+		samples.Add(time.Since(t0))
+		removePod(b, d, pod.PodSandboxId)
+	}
+	h, u := host.Percentile(50), userns.Percentile(50)
+	b.ReportMetric(float64(h.Microseconds())/1000, "host-median-ms")
+	b.ReportMetric(float64(u.Microseconds())/1000, "userns-median-ms")
+	b.ReportMetric(float64(u)/float64(h), "userns/host")
+}

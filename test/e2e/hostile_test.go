@@ -245,7 +245,12 @@ func hostileRequests(h *hostileEnv) []hostileRequest {
 	pod("negative overhead", bad, func(c *runtimeapi.PodSandboxConfig) {
 		c.Linux.Overhead = &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: -1}
 	})
-	pod("user namespace of the pod", codes.FailedPrecondition, func(c *runtimeapi.PodSandboxConfig) {
+	pod("user namespace onto the host's root", bad, func(c *runtimeapi.PodSandboxConfig) {
+		ns(c).UsernsOptions = &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD,
+			Uids: []*runtimeapi.IDMapping{{HostId: 0, ContainerId: 0, Length: 65536}}, Gids: []*runtimeapi.IDMapping{{HostId: 100000, ContainerId: 0, Length: 65536}}}
+	})
+	pod("user namespace with the host's IPC", bad, func(c *runtimeapi.PodSandboxConfig) {
+		ns(c).Ipc = runtimeapi.NamespaceMode_NODE
 		ns(c).UsernsOptions = &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD,
 			Uids: []*runtimeapi.IDMapping{{HostId: 100000, ContainerId: 0, Length: 65536}}, Gids: []*runtimeapi.IDMapping{{HostId: 100000, ContainerId: 0, Length: 65536}}}
 	})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -350,8 +351,26 @@ func TestImageVolumesStayInTheWritableLayer(t *testing.T) {
 func TestStateDirectoriesArePrivate(t *testing.T) {
 	e := newContainerEnv(t)
 	id, _, _ := e.startSleeper(t)
+	// The top directories can be passed through by name (for the root of
+	// a user-namespaced pod), never listed or read.
+	for _, dir := range []string{e.d.Config.Root, e.d.Config.RunRoot, filepath.Join(e.d.Config.RunRoot, "sandboxes"), e.d.Config.StorageRoot()} {
+		if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o711 {
+			t.Errorf("%s: %v (%v), want 0711", dir, st.Mode().Perm(), err)
+		}
+	}
+	// What lies below is not reachable by another user: not the
+	// container's root filesystem, nor the pod's /dev/shm.
+	rootfs, _ := filepath.Glob(filepath.Join(e.d.Config.StorageRoot(), "overlay", "*", "merged", "bin"))
+	if len(rootfs) == 0 {
+		t.Fatal("no container root filesystem found")
+	}
+	for _, p := range append(rootfs, filepath.Join(e.d.Config.RunRoot, "sandboxes", e.pod, "shm")) {
+		out, err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "ls", p).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "Permission denied") {
+			t.Errorf("nobody listed %s: %v, %q", p, err, out)
+		}
+	}
 	for _, dir := range []string{
-		e.d.Config.Root, e.d.Config.RunRoot,
 		filepath.Join(e.d.Config.Root, "sandboxes"), filepath.Join(e.d.Config.Root, "containers"),
 		filepath.Join(e.d.Config.RunRoot, "sandboxes", e.pod), filepath.Join(e.d.Config.RunRoot, "sandboxes", e.pod, "ns"),
 		filepath.Join(e.d.Config.RunRoot, "containers", id),

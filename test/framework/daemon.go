@@ -97,6 +97,11 @@ func NewDaemon(t testing.TB, opts ...DaemonOption) *Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As /var/lib and /run are: a user-namespaced pod's root, who is not
+	// the host's, reaches the pod's files below by name.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
 	cfg := config.Default()
 	cfg.Root = filepath.Join(dir, "root")
 	cfg.RunRoot = filepath.Join(dir, "run")

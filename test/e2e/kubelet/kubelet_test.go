@@ -97,6 +97,25 @@ spec:
   - name: work
     emptyDir: {}
 `,
+	// hostUsers: false: the kubelet gives the pod a range of host IDs of
+	// its own, and every volume the pod's mappings. Container root writes
+	// its emptyDir and its termination message.
+	"userns": `apiVersion: v1
+kind: Pod
+metadata:
+  name: userns
+spec:
+  hostUsers: false
+  containers:
+  - name: app
+    image: ` + image + `
+    command: ["sh", "-c", "cat /proc/self/uid_map; id -u; echo written > /work/f && cat /work/f; echo done > /dev/termination-log; sleep 3600"]
+    volumeMounts:
+    - {name: work, mountPath: /work}
+  volumes:
+  - name: work
+    emptyDir: {}
+`,
 	// 3000 numbered lines over about a minute: the kubelet rotates its
 	// 16 KiB log every few seconds meanwhile.
 	"chatty": `apiVersion: v1
@@ -133,6 +152,7 @@ func TestStaticPodsUnderKubelet(t *testing.T) {
 	t.Run("two containers serve and log", func(t *testing.T) { checkWeb(t, d, k) })
 	t.Run("stats and metrics come from cria", func(t *testing.T) { checkStats(t, k) })
 	t.Run("init container runs first", func(t *testing.T) { checkInit(t, d) })
+	t.Run("hostUsers false runs in a user namespace", func(t *testing.T) { checkUserns(t, d) })
 	t.Run("liveness probe failure restarts", func(t *testing.T) { checkLiveness(t, liveness) })
 	t.Run("crash loop backs off", func(t *testing.T) { checkCrashLoop(t, crashes, k) })
 	t.Run("log rotation loses nothing", func(t *testing.T) { checkRotation(t, d, k) })
@@ -371,6 +391,40 @@ func checkInit(t *testing.T, d *framework.Daemon) {
 	})
 	if err != nil {
 		t.Error(err)
+	}
+}
+
+// checkUserns: the hostUsers: false pod runs with root mapped to a range
+// that the kubelet chose (not the identity), and root writes its volume.
+func checkUserns(t *testing.T, d *framework.Daemon) {
+	v := running(t, d, "userns", "app")
+	st, err := d.Runtime.ContainerStatus(ctx(t), &runtimeapi.ContainerStatusRequest{ContainerId: v.container("app").Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out string
+	err = eventually(20*time.Second, func() error {
+		b, err := os.ReadFile(st.Status.LogPath)
+		out = string(b)
+		if err != nil || !strings.Contains(out, " stdout F written\n") {
+			return fmt.Errorf("log %s = %q, %v", st.Status.LogPath, b, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields []string
+	for _, l := range strings.Split(out, "\n") {
+		if _, rec, ok := strings.Cut(l, " stdout F "); ok {
+			fields = append(fields, strings.Join(strings.Fields(rec), " "))
+		}
+	}
+	t.Logf("in the hostUsers: false pod: uid_map %q, id -u %q", fields[0], fields[1])
+	// uid_map: "0 <host> 65536", not the host's "0 0 4294967295".
+	m := strings.Fields(fields[0])
+	if len(m) != 3 || m[0] != "0" || m[1] == "0" || m[2] != "65536" || fields[1] != "0" {
+		t.Errorf("in the hostUsers: false pod: %q; want root mapped to 65536 host IDs other than the host's root", fields)
 	}
 }
 
