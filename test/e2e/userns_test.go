@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/cria-runtime/cria/cri/config"
 	"github.com/cria-runtime/cria/test/framework"
 )
 
@@ -278,4 +279,30 @@ func TestUserNamespaceHostNetwork(t *testing.T) {
 	if want := "stdout F          0     100000      65536|stdout F sys|stdout F read-only"; code != 0 || out != want {
 		t.Errorf("exit %d, output %q; want %q", code, out, want)
 	}
+}
+
+// TestUserNamespaceWhereLayersCannotBeIDMapped: with a storage driver that
+// cannot mount image layers through mappings (vfs), Status offers no user
+// namespaces and says why, and a pod that asks for one is refused with
+// FailedPrecondition before anything is made; cria never copies the image
+// instead.
+func TestUserNamespaceWhereLayersCannotBeIDMapped(t *testing.T) {
+	d := framework.StartDaemon(t, framework.WithBridgeNetwork(), framework.WithConfig(func(c *config.Config) { c.Image.StorageDriver = "vfs" }))
+	resp, err := d.Runtime.Status(ctxT(t), &runtimeapi.StatusRequest{Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range resp.GetRuntimeHandlers() {
+		if h.GetFeatures().GetUserNamespaces() {
+			t.Errorf("handler %q offers user namespaces on vfs", h.GetName())
+		}
+	}
+	if !strings.Contains(resp.GetInfo()["runtime"], "storage driver cannot mount image layers through ID mappings") {
+		t.Errorf("verbose Status does not say why: %s", resp.GetInfo()["runtime"])
+	}
+	_, err = d.Runtime.RunPodSandbox(ctxT(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig(withPodUserns(runtimeapi.NamespaceMode_CONTAINER))})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "userns_options") {
+		t.Errorf("RunPodSandbox with a user namespace on vfs: %v, want FailedPrecondition naming userns_options", err)
+	}
+	assertNothingLeft(t, d)
 }
