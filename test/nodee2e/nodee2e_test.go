@@ -495,14 +495,24 @@ func leaveTmpAsFound(t *testing.T) {
 	})
 }
 
-// attemptFailure returns the lines of a spec's timeline around its first
-// failed attempt: what went wrong before the retry.
+// attemptFailure returns what went wrong in a spec's first failed attempt:
+// the failure the timeline records for it, cut to a few hundred bytes.
 func attemptFailure(timeline string) string {
-	lines := strings.Split(timeline, "\n")
-	for i, l := range lines {
-		if strings.Contains(l, "Attempt #1 Failed") {
-			return strings.Join(lines[max(0, i-20):i+1], "\n")
+	_, after, ok := strings.Cut(timeline, "[FAILED]")
+	if !ok {
+		return ""
+	}
+	return "[FAILED]" + after[:min(len(after), 400)]
+}
+
+func TestAttemptFailure(t *testing.T) {
+	for _, tc := range []struct{ timeline, want string }{
+		{"STEP: x\n[FAILED] Failure recorded during attempt 1:\nexpected 0 restarts, found 1\n  Attempt #1 Failed.  Retrying", "[FAILED] Failure recorded during attempt 1:\nexpected 0 restarts, found 1\n  Attempt #1 Failed.  Retrying"},
+		{"STEP: x\n" + "[FAILED]" + strings.Repeat("y", 1000), "[FAILED]" + strings.Repeat("y", 400)},
+		{"passed at once", ""},
+	} {
+		if got := attemptFailure(tc.timeline); got != tc.want {
+			t.Errorf("attemptFailure(%.30q…) = %q, want %q", tc.timeline, got, tc.want)
 		}
 	}
-	return ""
 }
