@@ -98,7 +98,10 @@ func (r *Runtime) Create(id string, spec *specs.Spec, stdin, stdout, stderr, con
 			_ = c.Destroy()
 		}
 	}()
-	p := process(spec.Process)
+	p, err := process(spec.Process)
+	if err != nil {
+		return 0, err
+	}
 	p.Init = true
 	if console != nil {
 		p.ConsoleSocket = console
@@ -121,8 +124,10 @@ const execFifo = "exec.fifo"
 // fifo is gone for started.
 func (r *Runtime) ExecFifo(id string) string { return filepath.Join(r.Root, id, execFifo) }
 
-// process turns the spec's process into libcontainer's, as runc does.
-func process(p *specs.Process) *libcontainer.Process {
+// process turns the spec's process into libcontainer's, as runc does
+// (utils_linux.go: newProcess); its scheduler, I/O priority and CPU
+// affinity reach libcontainer through the container's config.
+func process(p *specs.Process) (*libcontainer.Process, error) {
 	lp := &libcontainer.Process{
 		Args:            p.Args,
 		Env:             p.Env,
@@ -140,7 +145,24 @@ func process(p *specs.Process) *libcontainer.Process {
 	for _, g := range p.User.AdditionalGids {
 		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
 	}
-	return lp
+	for _, r := range p.Rlimits {
+		typ, ok := rlimitTypes[r.Type]
+		if !ok {
+			return nil, fmt.Errorf("process.rlimits: unknown resource %q", r.Type)
+		}
+		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: typ, Hard: r.Hard, Soft: r.Soft})
+	}
+	return lp, nil
+}
+
+// rlimitTypes are the resources setrlimit(2) knows, by their OCI names.
+var rlimitTypes = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
 // Delete kills whatever is left of the container, removes its cgroup and
@@ -460,7 +482,10 @@ func ExecHelper() int {
 	if err != nil {
 		return fail(fmt.Errorf("loading container %s: %w", req.ID, err))
 	}
-	p := process(req.Process)
+	p, err := process(req.Process)
+	if err != nil {
+		return fail(err)
+	}
 	p.Init = false
 	if req.Process.Terminal {
 		p.ConsoleSocket = os.NewFile(execConsoleFd, "console-socket")
