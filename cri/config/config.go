@@ -60,6 +60,8 @@ type Config struct {
 	Metrics MetricsConfig `toml:"metrics" json:"metrics" comment:"cria's own Prometheus metrics (RPC latency, pulls, objects by state) at http://<address>/metrics."`
 	// Image configures pulls and the image store.
 	Image ImageConfig `toml:"image" json:"image" comment:"Image pulls and the image store (containers/storage)."`
+
+	NRI NRIConfig `toml:"nri" json:"nri" comment:"The Node Resource Interface (github.com/containerd/nri): plugins that see every pod and container and may adjust them."`
 }
 
 // NetworkConfig configures CNI.
@@ -162,6 +164,29 @@ func under(base, p string) string {
 	return filepath.Join(base, p)
 }
 
+// NRIConfig is the [nri] section.
+type NRIConfig struct {
+	Enable              bool   `toml:"enable" json:"enable" comment:"Serve NRI plugins. On by default, as in containerd and CRI-O; with no plugin connected it costs next to nothing."`
+	SocketPath          string `toml:"socket_path" json:"socket_path" comment:"The unix socket that external plugins connect to (created with mode 0600, root only)."`
+	PluginPath          string `toml:"plugin_path" json:"plugin_path" comment:"Pre-installed plugins, started by cria at boot: executables named <index>-<name>, e.g. \"10-logger\"."`
+	PluginConfigPath    string `toml:"plugin_config_path" json:"plugin_config_path" comment:"Configuration of pre-installed plugins: <index>-<name>.conf or <name>.conf, handed to the plugin."`
+	RegistrationTimeout string `toml:"plugin_registration_timeout" json:"plugin_registration_timeout" comment:"How long a plugin may take to register (Go duration)."`
+	RequestTimeout      string `toml:"plugin_request_timeout" json:"plugin_request_timeout" comment:"How long a plugin may take to answer one request (Go duration). A plugin that takes longer is disconnected and the request goes on without it."`
+	DisableConnections  bool   `toml:"disable_connections" json:"disable_connections" comment:"Do not listen on socket_path: only pre-installed plugins run."`
+}
+
+// RegistrationTimeoutDuration is RegistrationTimeout parsed (validated).
+func (c *NRIConfig) RegistrationTimeoutDuration() time.Duration {
+	d, _ := time.ParseDuration(c.RegistrationTimeout)
+	return d
+}
+
+// RequestTimeoutDuration is RequestTimeout parsed (validated).
+func (c *NRIConfig) RequestTimeoutDuration() time.Duration {
+	d, _ := time.ParseDuration(c.RequestTimeout)
+	return d
+}
+
 // LogConfig configures the daemon's log.
 type LogConfig struct {
 	// Level is one of debug, info, warn, error.
@@ -203,6 +228,14 @@ func Default() Config {
 			PullProgressTimeout:  "5m",
 			MaxParallelDownloads: 6,
 			PinnedImages:         []string{},
+		},
+		NRI: NRIConfig{
+			Enable:              true,
+			SocketPath:          "/var/run/nri/nri.sock",
+			PluginPath:          "/opt/nri/plugins",
+			PluginConfigPath:    "/etc/nri/conf.d",
+			RegistrationTimeout: "5s",
+			RequestTimeout:      "2s",
 		},
 	}
 }
@@ -316,6 +349,23 @@ func (c *Config) Validate() error {
 			bad("runtime_handlers", "%q is listed twice", h)
 		}
 		seen[h] = true
+	}
+	for _, p := range []struct{ key, val string }{
+		{"nri.socket_path", c.NRI.SocketPath}, {"nri.plugin_path", c.NRI.PluginPath}, {"nri.plugin_config_path", c.NRI.PluginConfigPath},
+	} {
+		if !filepath.IsAbs(p.val) || filepath.Clean(p.val) != p.val {
+			bad(p.key, "must be a clean absolute path, got %q", p.val)
+		}
+	}
+	if len(c.NRI.SocketPath) > maxSocketPath {
+		bad("nri.socket_path", "path is %d bytes, longer than the %d a unix socket allows", len(c.NRI.SocketPath), maxSocketPath)
+	}
+	for _, p := range []struct{ key, val string }{
+		{"nri.plugin_registration_timeout", c.NRI.RegistrationTimeout}, {"nri.plugin_request_timeout", c.NRI.RequestTimeout},
+	} {
+		if d, err := time.ParseDuration(p.val); err != nil || d < 100*time.Millisecond || d > 10*time.Minute {
+			bad(p.key, "%q is not a duration between 100ms and 10m", p.val)
+		}
 	}
 	oneOf(bad, "image.storage_driver", c.Image.StorageDriver, "overlay", "vfs")
 	if d, err := time.ParseDuration(c.Image.PullProgressTimeout); err != nil {

@@ -88,6 +88,23 @@ func TestParse(t *testing.T) {
 		{name: "relative tls key", in: "[streaming]\ntls_cert_file = \"/c\"\ntls_key_file = \"k\"\n", wantErr: `streaming.tls_key_file: must be an absolute path`},
 		{name: "bad log level", in: "[log]\nlevel = \"verbose\"\n", wantErr: `log.level: must be one of`},
 		{name: "bad log format", in: "[log]\nformat = \"xml\"\n", wantErr: `log.format: must be one of "text", "json", got "xml"`},
+		{name: "nri section", in: "[nri]\nenable = false\nsocket_path = \"/run/nri/other.sock\"\nplugin_request_timeout = \"10s\"\ndisable_connections = true\n", check: func(t *testing.T, c Config) {
+			if c.NRI.Enable || c.NRI.SocketPath != "/run/nri/other.sock" || c.NRI.RequestTimeoutDuration() != 10*time.Second || !c.NRI.DisableConnections {
+				t.Errorf("nri = %+v", c.NRI)
+			}
+			if c.NRI.PluginPath != "/opt/nri/plugins" || c.NRI.RegistrationTimeoutDuration() != 5*time.Second {
+				t.Errorf("nri defaults lost: %+v", c.NRI)
+			}
+		}},
+		{name: "nri enabled by default", in: "", check: func(t *testing.T, c Config) {
+			if !c.NRI.Enable || c.NRI.SocketPath != "/var/run/nri/nri.sock" || c.NRI.RequestTimeoutDuration() != 2*time.Second {
+				t.Errorf("nri = %+v", c.NRI)
+			}
+		}},
+		{name: "nri relative socket", in: "[nri]\nsocket_path = \"nri.sock\"\n", wantErr: `nri.socket_path: must be a clean absolute path`},
+		{name: "nri plugin path unclean", in: "[nri]\nplugin_path = \"/opt/nri/../x\"\n", wantErr: `nri.plugin_path: must be a clean absolute path`},
+		{name: "nri timeout", in: "[nri]\nplugin_request_timeout = \"1ms\"\n", wantErr: `nri.plugin_request_timeout: "1ms" is not a duration between 100ms and 10m`},
+		{name: "nri registration timeout", in: "[nri]\nplugin_registration_timeout = \"soon\"\n", wantErr: `nri.plugin_registration_timeout`},
 		{name: "two validation errors both named", in: "cgroup_driver = \"x\"\n[log]\nformat = \"xml\"\n", wantErr: "cgroup_driver: must be one of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
