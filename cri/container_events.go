@@ -41,6 +41,9 @@ func (s *RuntimeService) emit(id, sandboxID string, t runtimeapi.ContainerEventT
 	if sb, err := s.sandboxes.Get(sandboxID); err == nil {
 		ev.PodSandboxStatus = sandboxStatus(sb)
 		for _, c := range s.podContainers(sandboxID) {
+			if c.Reason == reasonCreating {
+				continue
+			}
 			ev.ContainersStatuses = append(ev.ContainersStatuses, &runtimeapi.ContainerStatus{
 				Id: c.ID, Metadata: containerConfig(c).GetMetadata(), State: containerState(c),
 				CreatedAt: c.CreatedAt, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, ExitCode: c.ExitCode,

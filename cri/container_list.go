@@ -26,6 +26,9 @@ func (s *RuntimeService) StreamContainers(req *runtimeapi.StreamContainersReques
 func (s *RuntimeService) listContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
 	var out []*runtimeapi.Container
 	for _, c := range s.containers.List() {
+		if c.Reason == reasonCreating {
+			continue // not there until its CreateContainer returns
+		}
 		if f.GetId() != "" && !strings.HasPrefix(c.ID, f.GetId()) {
 			continue
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/containerd/errdefs"
+
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -59,6 +61,10 @@ func (s *RuntimeService) ContainerStatus(ctx context.Context, req *runtimeapi.Co
 	if err != nil {
 		return nil, err
 	}
+	if c.Reason == reasonCreating {
+		// Not there until its CreateContainer returns.
+		return nil, fmt.Errorf("container %s is being made: %w", c.ID, errdefs.ErrNotFound)
+	}
 	cfg := containerConfig(c)
 	st := &runtimeapi.ContainerStatus{
 		Id:          c.ID,
@@ -82,9 +88,6 @@ func (s *RuntimeService) ContainerStatus(ctx context.Context, req *runtimeapi.Co
 	}
 	if c.State != store.ContainerExited {
 		st.ExitCode = 0
-	}
-	if c.Reason == reasonCreating {
-		st.Reason = ""
 	}
 	resp := &runtimeapi.ContainerStatusResponse{Status: st}
 	if req.GetVerbose() {

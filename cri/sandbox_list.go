@@ -16,6 +16,9 @@ func (s *RuntimeService) ListPodSandbox(ctx context.Context, req *runtimeapi.Lis
 func (s *RuntimeService) listSandboxes(f *runtimeapi.PodSandboxFilter) []*runtimeapi.PodSandbox {
 	var out []*runtimeapi.PodSandbox
 	for _, sb := range s.sandboxes.List() {
+		if sb.Reason == reasonCreating {
+			continue // not there until its RunPodSandbox returns
+		}
 		if f.GetId() != "" && !strings.HasPrefix(sb.ID, f.GetId()) {
 			continue
 		}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/containerd/errdefs"
+
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cria-runtime/cria/cri/store"
@@ -17,6 +19,11 @@ func (s *RuntimeService) PodSandboxStatus(ctx context.Context, req *runtimeapi.P
 	sb, err := s.sandboxes.Get(req.GetPodSandboxId())
 	if err != nil {
 		return nil, err
+	}
+	if sb.Reason == reasonCreating {
+		// Not there until its RunPodSandbox returns (an NRI plugin may
+		// still be looking at it).
+		return nil, fmt.Errorf("sandbox %s is being made: %w", sb.ID, errdefs.ErrNotFound)
 	}
 	resp := &runtimeapi.PodSandboxStatusResponse{Status: sandboxStatus(sb)}
 	if req.GetVerbose() {
