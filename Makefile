@@ -9,8 +9,8 @@ export CGO_ENABLED := 1
 
 # Build tags, written once here and nowhere else: libcontainer's seccomp
 # (Debian libseccomp-dev), containers/image's pure-Go OpenPGP, and no btrfs
-# graph driver in containers/storage.
-TAGS := seccomp containers_image_openpgp exclude_graphdriver_btrfs
+# graph driver in containers/storage, no WASM plugin runtime in NRI.
+TAGS := seccomp containers_image_openpgp exclude_graphdriver_btrfs nri_no_wasm
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)

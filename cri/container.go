@@ -132,6 +132,7 @@ func (s *RuntimeService) observe(c *store.Container) *store.Container {
 		return c
 	}
 	s.emit(c.ID, c.SandboxID, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
+	s.nriExited(c.ID)
 	return updated
 }
 

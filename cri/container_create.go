@@ -44,9 +44,16 @@ const maxProfileSize = 1 << 20
 // StartContainer. Every step is undone if a later one fails.
 func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.CreateContainerRequest) (_ *runtimeapi.CreateContainerResponse, retErr error) {
 	cfg := req.GetConfig()
+	// Before any lock: a plugin's synchronisation reads the records.
+	defer s.nri.Block()()
 	sb, err := s.sandboxes.Get(req.GetPodSandboxId())
 	if err != nil {
 		return nil, err
+	}
+	if sb.State != store.SandboxReady {
+		// Not waited for: a sandbox being made is not ready yet (an NRI
+		// plugin may be looking at it), and a stopped one never will be.
+		return nil, fmt.Errorf("sandbox %s is not ready: %w", sb.ID, errdefs.ErrFailedPrecondition)
 	}
 	// Decoded once: what CreateContainer reads of it (metadata, log
 	// directory, namespaces, security context) never changes.
@@ -109,11 +116,24 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 		s.containers.Release(name, id)
 		return nil, err
 	}
+	var nriTold bool
 	defer func() {
-		if retErr != nil {
-			if err := s.destroyContainer(context.WithoutCancel(ctx), c); err != nil {
-				Logger(ctx).Error("rolling back a failed CreateContainer", "container_id", id, "error", err)
-			}
+		if retErr == nil {
+			return
+		}
+		if err := s.destroyContainer(context.WithoutCancel(ctx), c); err != nil {
+			Logger(ctx).Error("rolling back a failed CreateContainer", "container_id", id, "error", err)
+			// Shown, so that the kubelet removes it (and a restart
+			// retries): its CreateContainer is over.
+			_, _ = s.containers.Update(id, func(r *store.Container) error {
+				r.State, r.Reason, r.Message = store.ContainerExited, "CreateError", retErr.Error()
+				return nil
+			})
+			return
+		}
+		if nriTold {
+			// Plugins that saw it see it go.
+			s.nriRemoveContainer(context.WithoutCancel(ctx), sb, c)
 		}
 	}()
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
@@ -167,6 +187,12 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if err := s.cdi.Inject(spec, cdiDevices); err != nil {
 		return nil, err
 	}
+	if s.nri.Active() {
+		nriTold = true
+		if err := s.nri.CreateContainer(ctx, nriPod(sb), nriContainer(c, spec), spec, s.nriSpecOptions()); err != nil {
+			return nil, fmt.Errorf("an NRI plugin failed CreateContainer: %w", err)
+		}
+	}
 	cgroups.DropUnavailable(spec.Linux.Resources)
 	c.SharesPID = sharesPIDNamespace(spec)
 	b, err := json.Marshal(spec)
@@ -213,6 +239,9 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 		return nil, err
 	}
 	s.emit(id, sb.ID, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
+	if nriTold {
+		s.nri.PostCreateContainer(ctx, nriPod(sb), nriContainer(c, spec))
+	}
 	return &runtimeapi.CreateContainerResponse{ContainerId: id}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 // filesystem, cgroup, files and record. Its log file stays (the kubelet
 // owns it). Removing an unknown container succeeds.
 func (s *RuntimeService) RemoveContainer(ctx context.Context, req *runtimeapi.RemoveContainerRequest) (*runtimeapi.RemoveContainerResponse, error) {
+	defer s.nri.Block()()
 	c, unlock, err := s.lockContainer(req.GetContainerId())
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return &runtimeapi.RemoveContainerResponse{}, nil
@@ -22,6 +23,9 @@ func (s *RuntimeService) RemoveContainer(ctx context.Context, req *runtimeapi.Re
 	defer unlock()
 	if err := s.destroyContainer(ctx, c); err != nil {
 		return nil, err
+	}
+	if sb, err := s.sandboxes.Get(c.SandboxID); err == nil {
+		s.nriRemoveContainer(ctx, sb, c)
 	}
 	return &runtimeapi.RemoveContainerResponse{}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/containerd/nri/pkg/api"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cria-runtime/cria/cri/store"
@@ -63,6 +64,7 @@ func recordProcesses(c *store.Container, monPid, pid int, startOf func(int) (uin
 // init run the container's command. A start that fails leaves the
 // container exited with reason StartError and the cause in its message.
 func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.StartContainerRequest) (*runtimeapi.StartContainerResponse, error) {
+	defer s.nri.Block()()
 	peek, err := s.containers.Get(req.GetContainerId())
 	if err != nil {
 		return nil, err
@@ -79,11 +81,25 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 	if c.State != store.ContainerCreated || c.Reason == reasonCreating {
 		return nil, fmt.Errorf("container %s is %s, not created: %w", c.ID, c.State, errdefs.ErrFailedPrecondition)
 	}
-	if sb, err := s.sandboxes.Get(c.SandboxID); err != nil || sb.State != store.SandboxReady {
+	sb, err := s.sandboxes.Get(c.SandboxID)
+	if err != nil || sb.State != store.SandboxReady {
 		return nil, fmt.Errorf("the container's sandbox %s is not ready: %w", c.SandboxID, errdefs.ErrFailedPrecondition)
 	}
+	nriOn := s.nri.Active()
+	var startErr error
+	var pod *api.PodSandbox
+	var ctr *api.Container
+	if nriOn {
+		// Described once, for StartContainer and PostStartContainer.
+		pod, ctr = nriPod(sb), nriContainer(c, nil)
+		if err := s.nri.StartContainer(ctx, pod, ctr); err != nil {
+			startErr = fmt.Errorf("an NRI plugin failed StartContainer: %w", err)
+		}
+	}
 	startedAt := time.Now().UnixNano()
-	startErr := monitor.Start(c.Dir)
+	if startErr == nil {
+		startErr = monitor.Start(c.Dir)
+	}
 	if startErr != nil && s.startedAlready(c) {
 		// A start that the daemon's crash cut short got through.
 		startErr = nil
@@ -118,6 +134,10 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 		return nil, err
 	}
 	s.emit(c.ID, c.SandboxID, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
+	if nriOn {
+		ctr.State, ctr.StartedAt = api.ContainerState_CONTAINER_RUNNING, startedAt
+		s.nri.PostStartContainer(ctx, pod, ctr)
+	}
 	return &runtimeapi.StartContainerResponse{}, nil
 }
 

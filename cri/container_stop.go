@@ -13,6 +13,7 @@ import (
 // image's, else SIGTERM), waits up to the timeout, then kills it. Stopping
 // a stopped or unknown container succeeds.
 func (s *RuntimeService) StopContainer(ctx context.Context, req *runtimeapi.StopContainerRequest) (*runtimeapi.StopContainerResponse, error) {
+	defer s.nri.Block()()
 	c, unlock, err := s.lockContainer(req.GetContainerId())
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return &runtimeapi.StopContainerResponse{}, nil
@@ -21,8 +22,10 @@ func (s *RuntimeService) StopContainer(ctx context.Context, req *runtimeapi.Stop
 		return nil, err
 	}
 	defer unlock()
-	if _, err := s.stopContainer(ctx, c, time.Duration(req.GetTimeout())*time.Second); err != nil {
+	c, err = s.stopContainer(ctx, c, time.Duration(req.GetTimeout())*time.Second)
+	if err != nil {
 		return nil, err
 	}
+	s.nriStopContainer(ctx, c)
 	return &runtimeapi.StopContainerResponse{}, nil
 }

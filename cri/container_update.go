@@ -23,6 +23,7 @@ import (
 // UpdateContainerResources changes a container's cgroup limits, created
 // or running, and its spec's. ContainerStatus reports the new values.
 func (s *RuntimeService) UpdateContainerResources(ctx context.Context, req *runtimeapi.UpdateContainerResourcesRequest) (*runtimeapi.UpdateContainerResourcesResponse, error) {
+	defer s.nri.Block()()
 	c, unlock, err := s.lockContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err
@@ -38,10 +39,24 @@ func (s *RuntimeService) UpdateContainerResources(ctx context.Context, req *runt
 	}
 	c = s.observe(c)
 	res := cgroups.ToOCI(lr)
-	cgroups.DropUnavailable(res)
 	if c.State == store.ContainerExited {
 		return nil, fmt.Errorf("container %s has exited: %w", c.ID, errdefs.ErrFailedPrecondition)
 	}
+	var sb *store.Sandbox
+	if s.nri.Active() {
+		if sb, err = s.sandboxes.Get(c.SandboxID); err != nil {
+			return nil, err
+		}
+		adjusted, err := s.nri.UpdateContainer(ctx, nriPod(sb), nriContainer(c, nil), nriResources(lr))
+		if err != nil {
+			return nil, fmt.Errorf("an NRI plugin failed UpdateContainer: %w", err)
+		}
+		res = adjusted.ToOCI()
+		if err := checkNodeResources(res); err != nil {
+			return nil, fmt.Errorf("an NRI plugin's resources: %w", err)
+		}
+	}
+	cgroups.DropUnavailable(res)
 	if err := s.opts.Runtime.Update(c.ID, res); err != nil {
 		if errors.Is(err, unix.EBUSY) || strings.Contains(err.Error(), "unable to set memory limit") {
 			// A memory limit below what the container uses now (the
@@ -63,8 +78,11 @@ func (s *RuntimeService) UpdateContainerResources(ctx context.Context, req *runt
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.containers.Update(c.ID, func(r *store.Container) error { r.Config = raw; return nil }); err != nil {
+	if c, err = s.containers.Update(c.ID, func(r *store.Container) error { r.Config = raw; return nil }); err != nil {
 		return nil, err
+	}
+	if sb != nil {
+		s.nri.PostUpdateContainer(ctx, nriPod(sb), nriContainer(c, nil))
 	}
 	return &runtimeapi.UpdateContainerResourcesResponse{}, nil
 }
@@ -72,7 +90,19 @@ func (s *RuntimeService) UpdateContainerResources(ctx context.Context, req *runt
 // updateSpecResources rewrites the resources of a container's stored spec,
 // keeping its device rules.
 func updateSpecResources(dir string, res *specs.LinuxResources) error {
-	path := filepath.Join(dir, monitor.SpecFile)
+	return editSpec(dir, func(spec *specs.Spec) {
+		var devices []specs.LinuxDeviceCgroup
+		if spec.Linux.Resources != nil {
+			devices = spec.Linux.Resources.Devices
+		}
+		r := *res
+		r.Devices = devices
+		spec.Linux.Resources = &r
+	})
+}
+
+// editSpec changes a container's stored spec with fn, atomically.
+func editSpec(dir string, fn func(*specs.Spec)) error {
 	b, err := readFile(dir, monitor.SpecFile)
 	if err != nil {
 		return err
@@ -81,12 +111,12 @@ func updateSpecResources(dir string, res *specs.LinuxResources) error {
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return err
 	}
-	devices := spec.Linux.Resources.Devices
-	r := *res
-	r.Devices = devices
-	spec.Linux.Resources = &r
+	if spec.Linux == nil {
+		spec.Linux = &specs.Linux{}
+	}
+	fn(&spec)
 	if b, err = json.Marshal(&spec); err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(path, b, 0o600)
+	return atomicfile.WriteFile(filepath.Join(dir, monitor.SpecFile), b, 0o600)
 }

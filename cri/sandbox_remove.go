@@ -16,6 +16,7 @@ import (
 // that failed before), then removes its files and record. Removing an
 // unknown sandbox succeeds, as CRI requires.
 func (s *RuntimeService) RemovePodSandbox(ctx context.Context, req *runtimeapi.RemovePodSandboxRequest) (*runtimeapi.RemovePodSandboxResponse, error) {
+	defer s.nri.Block()()
 	sb, err := s.sandboxes.Get(req.GetPodSandboxId())
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return &runtimeapi.RemovePodSandboxResponse{}, nil
@@ -34,10 +35,12 @@ func (s *RuntimeService) RemovePodSandbox(ctx context.Context, req *runtimeapi.R
 		if err := s.destroyContainer(ctx, c); err != nil {
 			return fmt.Errorf("removing the pod's container %s: %w", c.ID, err)
 		}
+		s.nriRemoveContainer(ctx, sb, c)
 		return nil
 	}); err != nil {
 		return nil, err
 	}
+	s.nriStopPodSandbox(ctx, sb)
 	if _, err := s.teardown(ctx, sb); err != nil {
 		return nil, fmt.Errorf("stopping sandbox %s before removal: %w", sb.ID, err)
 	}
@@ -48,5 +51,10 @@ func (s *RuntimeService) RemovePodSandbox(ctx context.Context, req *runtimeapi.R
 		return nil, err
 	}
 	s.events.publish(&runtimeapi.ContainerEventResponse{ContainerId: sb.ID, ContainerEventType: runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT})
+	if s.nri.Active() {
+		if err := s.nri.RemovePodSandbox(ctx, nriPod(sb)); err != nil {
+			Logger(ctx).Warn("nri: RemovePodSandbox", "pod_sandbox_id", sb.ID, "error", err)
+		}
+	}
 	return &runtimeapi.RemovePodSandboxResponse{}, nil
 }

@@ -118,6 +118,8 @@ func (s *RuntimeService) RunPodSandbox(ctx context.Context, req *runtimeapi.RunP
 func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *runtimeapi.RunPodSandboxRequest) (_ string, retErr error) {
 	cfg := req.GetConfig()
 	log := Logger(ctx)
+	// Before any lock: a plugin's synchronisation reads the records.
+	defer s.nri.Block()()
 	id, err := newID()
 	if err != nil {
 		return "", err
@@ -183,6 +185,7 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 		s.sandboxes.Release(name, id)
 		return "", fmt.Errorf("recording sandbox: %w", err)
 	}
+	var nriTold bool
 	defer func() {
 		if retErr == nil {
 			return
@@ -192,6 +195,15 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 		// sb, not the stored record, knows every step taken so far.
 		cleanCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
+		if nriTold {
+			// Plugins that saw the pod see it go.
+			pod := nriPod(sb)
+			for _, err := range []error{s.nri.StopPodSandbox(cleanCtx, pod), s.nri.RemovePodSandbox(cleanCtx, pod)} {
+				if err != nil {
+					log.Warn("nri: undoing RunPodSandbox", "pod_sandbox_id", id, "error", err)
+				}
+			}
+		}
 		_, err := s.teardown(cleanCtx, sb)
 		if err == nil {
 			os.RemoveAll(dir)
@@ -281,6 +293,15 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 	}
 	if err := os.WriteFile(sb.HostsPath, hosts, 0o644); err != nil {
 		return "", err
+	}
+
+	if s.nri.Active() {
+		// Plugins see the pod whole, before anyone else does: until it is
+		// ready it is not listed, and no container can be made in it.
+		nriTold = true
+		if err := s.nri.RunPodSandbox(ctx, nriPod(sb)); err != nil {
+			return "", fmt.Errorf("an NRI plugin failed RunPodSandbox: %w", err)
+		}
 	}
 
 	sb.State, sb.Reason = store.SandboxReady, ""

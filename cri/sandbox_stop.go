@@ -15,6 +15,7 @@ import (
 // stopping an unknown sandbox succeeds, as CRI requires. If a step fails,
 // the sandbox stays NotReady with a reason and a retry finishes the job.
 func (s *RuntimeService) StopPodSandbox(ctx context.Context, req *runtimeapi.StopPodSandboxRequest) (*runtimeapi.StopPodSandboxResponse, error) {
+	defer s.nri.Block()()
 	sb, err := s.sandboxes.Get(req.GetPodSandboxId())
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return &runtimeapi.StopPodSandboxResponse{}, nil
@@ -31,11 +32,15 @@ func (s *RuntimeService) StopPodSandbox(ctx context.Context, req *runtimeapi.Sto
 	}
 	// The pod's containers first: CRI requires Stop to force them down.
 	if err := s.eachPodContainer(sb.ID, func(c *store.Container) error {
-		_, err := s.stopContainer(ctx, c, 0)
+		c, err := s.stopContainer(ctx, c, 0)
+		if err == nil {
+			s.nriStopContainer(ctx, c)
+		}
 		return err
 	}); err != nil {
 		return nil, err
 	}
+	s.nriStopPodSandbox(ctx, sb)
 	wasReady := sb.State == store.SandboxReady
 	if _, err := s.teardown(ctx, sb); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 // UpdateContainerResources; this call tells the runtime, as containerd and
 // CRI-O take it, and verbose PodSandboxStatus reports what it said.
 func (s *RuntimeService) UpdatePodSandboxResources(ctx context.Context, req *runtimeapi.UpdatePodSandboxResourcesRequest) (*runtimeapi.UpdatePodSandboxResourcesResponse, error) {
+	defer s.nri.Block()()
 	sb, err := s.sandboxes.Get(req.GetPodSandboxId())
 	if err != nil {
 		return nil, err
@@ -28,7 +29,16 @@ func (s *RuntimeService) UpdatePodSandboxResources(ctx context.Context, req *run
 	}
 	unlock := s.sandboxes.Lock(sb.ID)
 	defer unlock()
-	_, err = s.sandboxes.Update(sb.ID, func(r *store.Sandbox) error {
+	nriOn := s.nri.Active()
+	if nriOn {
+		if sb, err = s.sandboxes.Get(sb.ID); err != nil {
+			return nil, err
+		}
+		if err := s.nri.UpdatePodSandbox(ctx, nriPod(sb), nriResources(req.GetOverhead()), nriResources(req.GetResources())); err != nil {
+			return nil, fmt.Errorf("an NRI plugin failed UpdatePodSandbox: %w", err)
+		}
+	}
+	sb, err = s.sandboxes.Update(sb.ID, func(r *store.Sandbox) error {
 		cfg := sandboxConfig(r)
 		if cfg.Linux == nil {
 			cfg.Linux = &runtimeapi.LinuxPodSandboxConfig{}
@@ -43,6 +53,9 @@ func (s *RuntimeService) UpdatePodSandboxResources(ctx context.Context, req *run
 	})
 	if err != nil {
 		return nil, err
+	}
+	if nriOn {
+		s.nri.PostUpdatePodSandbox(ctx, nriPod(sb))
 	}
 	return &runtimeapi.UpdatePodSandboxResourcesResponse{}, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/cri/config"
 	"github.com/cria-runtime/cria/cri/network"
+	"github.com/cria-runtime/cria/cri/nri"
 	"github.com/cria-runtime/cria/cri/specgen"
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/cri/streaming"
@@ -100,6 +101,8 @@ type RuntimeService struct {
 	oomScoreAdjFloor *int
 	// node is what request checks need of the machine (validate.go).
 	node node
+	// nri relays the lifecycle to NRI plugins; nil when disabled.
+	nri *nri.NRI
 	// cdi injects CDI devices from the config's cdi_spec_dirs.
 	cdi *specgen.CDI
 	// userns tells whether pods can have user namespaces of their own;

@@ -28,6 +28,7 @@ import (
 	"github.com/cria-runtime/cria/cri"
 	"github.com/cria-runtime/cria/cri/config"
 	"github.com/cria-runtime/cria/cri/network"
+	"github.com/cria-runtime/cria/cri/nri"
 	"github.com/cria-runtime/cria/cri/prom"
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/cri/streaming"
@@ -274,6 +275,22 @@ func serve(cfg config.Config, stderr io.Writer) error {
 		Monitors:     monitors,
 	})
 	rt.Recover(ctx)
+	// NRI after recovery: plugins are synchronised with what is there.
+	plugins, err := nri.New(cfg.NRI, version, rt.NRIDomain(), log.With("component", "nri"))
+	if err != nil {
+		return err
+	}
+	rt.SetNRI(plugins)
+	if err := plugins.Start(); err != nil {
+		return err
+	}
+	defer plugins.Stop()
+	if cfg.NRI.Enable && !cfg.NRI.DisableConnections {
+		// Plugins may change any container: root only.
+		if err := os.Chmod(cfg.NRI.SocketPath, 0o600); err != nil {
+			return fmt.Errorf("nri socket: %w", err)
+		}
+	}
 	streams, err := streaming.Start(streaming.Options{
 		Address: cfg.Streaming.Address, Port: cfg.Streaming.Port, IdleTimeout: cfg.Streaming.IdleTimeoutDuration(),
 		TLSCertFile: cfg.Streaming.TLSCertFile, TLSKeyFile: cfg.Streaming.TLSKeyFile,

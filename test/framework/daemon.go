@@ -114,6 +114,10 @@ func NewDaemon(t testing.TB, opts ...DaemonOption) *Daemon {
 	// No pod network until a test writes a CNI config here.
 	cfg.Network.CNIConfDir = filepath.Join(dir, "net.d")
 	cfg.CheckpointDir = filepath.Join(dir, "checkpoints")
+	// NRI plugins connect here, never to the host's socket.
+	cfg.NRI.SocketPath = filepath.Join(dir, "nri.sock")
+	cfg.NRI.PluginPath = filepath.Join(dir, "nri", "plugins")
+	cfg.NRI.PluginConfigPath = filepath.Join(dir, "nri", "conf.d")
 	// Monitors go to a cgroup of this daemon's, removed with it.
 	cfg.MonitorCgroup = "criatest-monitors-" + strings.TrimPrefix(filepath.Base(dir), "cria-test-")
 	d := &Daemon{t: t, Dir: dir, Config: cfg, ConfigPath: filepath.Join(dir, "cria.toml"), logPath: filepath.Join(dir, "daemon.log")}
