@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cria-runtime/cria/cri/config"
 	"github.com/cria-runtime/cria/test/framework"
 )
 
@@ -50,7 +51,12 @@ func startForCritest(t testing.TB) *framework.Daemon {
 	pushCritestImages(t, reg)
 	return framework.StartDaemon(t,
 		framework.WithBridgeNetwork(),
-		framework.WithRegistriesConf(reg.MirrorConf(mirroredHosts...)))
+		framework.WithRegistriesConf(reg.MirrorConf(mirroredHosts...)),
+		framework.WithConfig(func(c *config.Config) {
+			// The NRI synchronisation specs hold a plugin's Synchronize
+			// open for 2 s, the default request timeout.
+			c.NRI.RequestTimeout = "10s"
+		}))
 }
 
 func TestCritest(t *testing.T) {
@@ -70,6 +76,7 @@ func TestCritest(t *testing.T) {
 	cmd := exec.CommandContext(ctx, critest,
 		"--runtime-endpoint", d.Endpoint(),
 		"--image-endpoint", d.Endpoint(),
+		"--nri-socket", d.Config.NRI.SocketPath,
 		"--ginkgo.junit-report", junit,
 		"--ginkgo.no-color",
 		"--ginkgo.timeout", "24m",

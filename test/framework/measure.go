@@ -26,6 +26,9 @@ func (s *Samples) Start() (stop func()) {
 // Add records one sample.
 func (s *Samples) Add(d time.Duration) { s.d = append(s.d, d) }
 
+// Len is the number of samples.
+func (s *Samples) Len() int { return len(s.d) }
+
 // Percentile returns the p-th percentile (0–100), nearest rank.
 func (s *Samples) Percentile(p float64) time.Duration {
 	if len(s.d) == 0 {
