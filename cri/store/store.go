@@ -26,7 +26,11 @@ type record[T any] interface {
 
 // Store holds records of one kind, in memory and on disk under dir (one
 // directory per id holding file). Published records are never mutated in
-// place: readers get copies.
+// place. A writer's record is deep-copied when it is published (Put); a
+// reader gets a shallow copy (Get, List), which shares the record's
+// slices, maps and pointed-to values with the store: change a field of it
+// by assigning the field, never in place. So reads cost a struct copy,
+// not a decode, whatever the record holds.
 type Store[T any, P record[T]] struct {
 	dir, kind, file string
 
@@ -79,17 +83,10 @@ func Open[T any, P record[T]](dir, kind, file string) (*Store[T, P], []error) {
 	return s, errs
 }
 
-// clone deep-copies a record through its JSON form.
-func clone[T any, P record[T]](r P) P {
-	b, err := json.Marshal(r)
-	if err != nil {
-		panic(fmt.Sprintf("record does not marshal: %v", err))
-	}
-	c := P(new(T))
-	if err := json.Unmarshal(b, c); err != nil {
-		panic(fmt.Sprintf("record does not unmarshal: %v", err))
-	}
-	return c
+// shallow copies a published record for a reader.
+func shallow[T any, P record[T]](r P) P {
+	c := *r
+	return &c
 }
 
 // Lock serialises operations on one id; call the returned function to
@@ -172,7 +169,12 @@ func (s *Store[T, P]) Put(r P) error {
 			return err
 		}
 	}
-	c := clone[T, P](r)
+	// Published as decoded from what was written: a deep copy that
+	// shares nothing with the caller's record.
+	c := P(new(T))
+	if err := json.Unmarshal(b, c); err != nil {
+		return fmt.Errorf("%s record %s does not decode: %w", s.kind, r.recordID(), err)
+	}
 	s.mu.Lock()
 	s.byID[r.recordID()] = c
 	s.names[r.recordName()] = r.recordID()
@@ -194,7 +196,7 @@ func (s *Store[T, P]) Update(id string, fn func(P) error) (P, error) {
 	if err := s.Put(cur); err != nil {
 		return nil, err
 	}
-	return clone[T, P](cur), nil
+	return s.Get(id)
 }
 
 // Delete removes the record durably and frees its name. The caller holds
@@ -233,7 +235,7 @@ func (s *Store[T, P]) Get(id string) (P, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if r, ok := s.byID[id]; ok {
-		return clone[T, P](r), nil
+		return shallow[T, P](r), nil
 	}
 	var found P
 	for full, r := range s.byID {
@@ -247,7 +249,7 @@ func (s *Store[T, P]) Get(id string) (P, error) {
 	if found == nil {
 		return nil, fmt.Errorf("%s %q: %w", s.kind, id, errdefs.ErrNotFound)
 	}
-	return clone[T, P](found), nil
+	return shallow[T, P](found), nil
 }
 
 // List returns copies of every record, oldest first.
@@ -255,7 +257,7 @@ func (s *Store[T, P]) List() []P {
 	s.mu.RLock()
 	out := make([]P, 0, len(s.byID))
 	for _, r := range s.byID {
-		out = append(out, clone[T, P](r))
+		out = append(out, shallow[T, P](r))
 	}
 	s.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].recordTime() < out[j].recordTime() })

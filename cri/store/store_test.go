@@ -1,0 +1,178 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containerd/errdefs"
+)
+
+func openContainers(t *testing.T) *Containers {
+	t.Helper()
+	s, errs := OpenContainers(t.TempDir())
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	return s
+}
+
+func TestLockAndTryLock(t *testing.T) {
+	s := openContainers(t)
+	unlock := s.Lock("a")
+	if _, ok := s.TryLock("a"); ok {
+		t.Fatal("TryLock took a lock that Lock holds")
+	}
+	unlockB, ok := s.TryLock("b")
+	if !ok {
+		t.Fatal("TryLock of another id failed")
+	}
+	unlockB()
+	got := make(chan struct{})
+	go func() {
+		defer close(got)
+		s.Lock("a")()
+	}()
+	select {
+	case <-got:
+		t.Fatal("a second Lock did not wait for the first")
+	case <-time.After(50 * time.Millisecond):
+	}
+	unlock()
+	<-got
+	if u, ok := s.TryLock("a"); !ok {
+		t.Fatal("TryLock after both unlocked failed")
+	} else {
+		u()
+	}
+}
+
+// TestDeleteWhileOthersWait: whoever waited for the lock of a record that
+// was deleted meanwhile finds it gone, and the id can be locked again.
+func TestDeleteWhileOthersWait(t *testing.T) {
+	s := openContainers(t)
+	if err := s.Put(&Container{ID: "a", Name: "a_0", CreatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	unlock := s.Lock("a")
+	const waiters = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, waiters)
+	for range waiters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u := s.Lock("a")
+			defer u()
+			_, err := s.Get("a")
+			errs <- err
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := s.Delete("a"); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, errdefs.ErrNotFound) {
+			t.Errorf("a waiter read %v after the delete, want NotFound", err)
+		}
+	}
+	if u, ok := s.TryLock("a"); !ok {
+		t.Error("the id of a deleted record cannot be locked")
+	} else {
+		u()
+	}
+	if err := s.Delete("a"); err != nil {
+		t.Errorf("deleting twice: %v", err)
+	}
+}
+
+// TestUpdateUnderConcurrentReads: readers never see half an update, nor
+// a change that a reader made to its own copy.
+func TestUpdateUnderConcurrentReads(t *testing.T) {
+	s := openContainers(t)
+	for i := range 20 {
+		if err := s.Put(&Container{ID: fmt.Sprintf("c%02d", i), Name: fmt.Sprintf("c%02d_0", i), CreatedAt: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const updates = 200
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var bad sync.Map
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				list := s.List()
+				if len(list) != 20 {
+					bad.Store(fmt.Sprintf("List gave %d records", len(list)), true)
+				}
+				for i, c := range list {
+					if c.ExitCode != int32(c.FinishedAt) || (c.User != nil && c.User.UID != uint32(c.ExitCode)) {
+						bad.Store(fmt.Sprintf("half an update: %+v", c), true)
+					}
+					if i > 0 && list[i-1].CreatedAt > c.CreatedAt {
+						bad.Store("List is not oldest first", true)
+					}
+					// A reader's own change stays its own.
+					c.ExitCode, c.Reason = -1, "reader"
+				}
+			}
+		}()
+	}
+	for n := 1; n <= updates; n++ {
+		id := fmt.Sprintf("c%02d", n%20)
+		unlock := s.Lock(id)
+		_, err := s.Update(id, func(c *Container) error {
+			c.ExitCode, c.FinishedAt = int32(n), int64(n)
+			c.User = &ContainerUser{UID: uint32(n), Groups: []uint32{uint32(n)}}
+			return nil
+		})
+		unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	bad.Range(func(k, _ any) bool { t.Error(k); return true })
+	for _, c := range s.List() {
+		if c.Reason == "reader" || c.ExitCode < 0 {
+			t.Errorf("a reader's change reached the store: %+v", c)
+		}
+	}
+}
+
+// BenchmarkList lists 750 container records (250 pods of 3), each with a
+// CRI config of about 2 KiB, as a kubelet relist does.
+func BenchmarkList(b *testing.B) {
+	s, errs := OpenContainers(b.TempDir())
+	if len(errs) != 0 {
+		b.Fatal(errs)
+	}
+	cfg := []byte(fmt.Sprintf(`{"metadata":{"name":"app"},"image":{"image":"registry.k8s.io/app:1"},"labels":{%s"x":"y"}}`, strings.Repeat(`"io.kubernetes.label":"value-of-some-length-to-pad-the-config",`, 40)))
+	for i := range 750 {
+		if err := s.Put(&Container{ID: fmt.Sprintf("%064d", i), Name: fmt.Sprintf("c%d", i), CreatedAt: int64(i), Config: cfg, User: &ContainerUser{Groups: []uint32{1, 2}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		if len(s.List()) != 750 {
+			b.Fatal("short list")
+		}
+	}
+}
