@@ -97,8 +97,10 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 		}
 	}
 	startedAt := time.Now().UnixNano()
+	monitorFailed := false
 	if startErr == nil {
 		startErr = monitor.Start(c.Dir)
+		monitorFailed = startErr != nil
 	}
 	if startErr != nil && s.startedAlready(c) {
 		// A start that the daemon's crash cut short got through.
@@ -107,10 +109,12 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 	if startErr != nil {
 		// Say why in the container's terms, whichever way the monitor
 		// failed.
-		if exit, _ := monitor.ReadExit(c.Dir); exit != nil {
-			startErr = fmt.Errorf("the container's init exited (code %d) before it was started", exit.Code)
-		} else if !alive(c.MonitorPid, c.MonitorStart) {
-			startErr = fmt.Errorf("the container's monitor is gone: %w", startErr)
+		if monitorFailed {
+			if exit := s.exitRecordWithin(c, 2*time.Second); exit != nil {
+				startErr = fmt.Errorf("the container's init exited (code %d) before it was started", exit.Code)
+			} else if !alive(c.MonitorPid, c.MonitorStart) {
+				startErr = fmt.Errorf("the container's monitor is gone: %w", startErr)
+			}
 		}
 		// The init must not wait on for a start that will not come.
 		if err := s.endCreated(c); err != nil {
@@ -139,6 +143,18 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 		s.nri.PostStartContainer(ctx, pod, ctr)
 	}
 	return &runtimeapi.StartContainerResponse{}, nil
+}
+
+// exitRecordWithin returns the exit record of c's init, waiting up to d
+// while its monitor lives: a monitor that answers that the init died
+// writes the record once it has drained the init's output.
+func (s *RuntimeService) exitRecordWithin(c *store.Container, d time.Duration) *monitor.Exit {
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		exit, _ := monitor.ReadExit(c.Dir)
+		if exit != nil || !alive(c.MonitorPid, c.MonitorStart) || time.Now().After(deadline) {
+			return exit
+		}
+	}
 }
 
 // startedAlready tells whether the created container c was in fact
