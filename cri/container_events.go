@@ -54,21 +54,28 @@ func (s *RuntimeService) emit(id, sandboxID string, t runtimeapi.ContainerEventT
 	s.events.publish(ev)
 }
 
-// WatchExits notices exits that monitors record, once a second, so that
-// records and STOPPED events follow without anyone asking; on the same
-// tick it turns ready sandboxes that lost their pause process or a
-// namespace pin notready (see checkSandbox). It returns when ctx ends.
+// exitSweepEvery is how many ticks of WatchExits pass between two sweeps
+// of the running containers.
+const exitSweepEvery = 10
+
+// WatchExits turns ready sandboxes that lost their pause process or a
+// namespace pin notready, once a second (see checkSandbox). Exits are
+// pushed (watchExit); every ten seconds it also sweeps the running
+// containers for an exit that nothing pushed (a kernel without pidfds).
+// It returns when ctx ends.
 func (s *RuntimeService) WatchExits(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			for _, c := range s.containers.List() {
-				if c.State == store.ContainerRunning {
-					_, _ = s.lockedContainer(c.ID)
+			if n%exitSweepEvery == 0 {
+				for _, c := range s.containers.List() {
+					if c.State == store.ContainerRunning {
+						_, _ = s.lockedContainer(c.ID)
+					}
 				}
 			}
 			for _, sb := range s.sandboxes.List() {

@@ -138,6 +138,9 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 		return nil, err
 	}
 	s.emit(c.ID, c.SandboxID, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
+	if c, err := s.containers.Get(c.ID); err == nil {
+		s.watchExit(c)
+	}
 	if nriOn {
 		ctr.State, ctr.StartedAt = api.ContainerState_CONTAINER_RUNNING, startedAt
 		s.nri.PostStartContainer(ctx, pod, ctr)

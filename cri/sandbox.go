@@ -227,6 +227,7 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 		}
 		unlock()
 	}
+	s.watchExits()
 	for _, sb := range s.sandboxes.List() {
 		unlock := s.sandboxes.Lock(sb.ID)
 		switch {

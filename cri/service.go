@@ -110,6 +110,11 @@ type RuntimeService struct {
 	userns    bool
 	usernsWhy string
 
+	exitMu sync.Mutex // protects exitWatched
+	// exitWatched holds the running containers whose monitor's end is
+	// awaited (watchExit).
+	exitWatched map[string]bool
+
 	runMu sync.Mutex // protects runs and unclaimed
 	// runs are the RunPodSandbox calls in progress, by sandbox name.
 	runs map[string]*runOp
@@ -137,7 +142,7 @@ func (s *RuntimeService) SetStreaming(srv *streaming.Server) { s.opts.Streaming 
 // NewRuntimeService returns a RuntimeService for opts. Call Recover before
 // serving.
 func NewRuntimeService(opts Options) *RuntimeService {
-	s := &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{},
+	s := &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{}, exitWatched: map[string]bool{},
 		hasMountSetattr: probeMountSetattr(), selinuxEnabled: probeSELinux(), oomScoreAdjFloor: probeOOMScoreAdjFloor(),
 		node: probeNode(cgroups.IsV2()), cdi: specgen.NewCDI(opts.Config.CDISpecDirs)}
 	s.userns, s.usernsWhy = probeUserns(opts.Images, opts.Config.Root)

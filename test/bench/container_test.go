@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -300,4 +301,61 @@ func BenchmarkPodAndContainerUserNamespace(b *testing.B) {
 	b.ReportMetric(float64(h.Microseconds())/1000, "host-median-ms")
 	b.ReportMetric(float64(u.Microseconds())/1000, "userns-median-ms")
 	b.ReportMetric(float64(u)/float64(h), "userns/host")
+}
+
+// BenchmarkExitToEvent measures how long after a container's init dies
+// (killed from the host) its STOPPED event reaches a GetContainerEvents
+// subscriber.
+func BenchmarkExitToEvent(b *testing.B) {
+	d := containerDaemon(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	podCfg := benchPodConfig(0)
+	pod, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer removePod(b, d, pod.PodSandboxId)
+	events, err := d.Runtime.GetContainerEvents(ctx, &runtimeapi.GetEventsRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	stopped := make(chan string, 16)
+	go func() {
+		for {
+			ev, err := events.Recv()
+			if err != nil {
+				return
+			}
+			if ev.ContainerEventType == runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT {
+				stopped <- ev.ContainerId
+			}
+		}
+	}()
+	var samples framework.Samples
+	for i := 0; i < b.N; i++ {
+		c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod.PodSandboxId, Config: benchContainerConfig(i, "sleep", "3600"), SandboxConfig: podCfg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+			b.Fatal(err)
+		}
+		pid := verbosePid(b, d, c.ContainerId, `"pid":`)
+		t0 := time.Now()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			b.Fatal(err)
+		}
+		for id := range stopped {
+			if id == c.ContainerId {
+				break
+			}
+		}
+		samples.Add(time.Since(t0))
+		if _, err := d.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.ContainerId}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	samples.Report(b)
+	b.ReportMetric(float64(samples.Percentile(99).Microseconds())/1000, "p99-ms")
 }

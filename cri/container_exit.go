@@ -1,0 +1,83 @@
+package cri
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cria-runtime/cria/cri/store"
+)
+
+// watchExit has a running container's exit recorded as soon as it
+// happens: its monitor writes the exit record and then ends, and the end
+// of the monitor's process wakes a goroutine parked on a pidfd of it (in
+// Go's poller: no thread, no polling). The record is then brought up to
+// date under the container's lock, and its STOPPED event sent. A monitor
+// that is gone already is observed at once. Where pidfds are missing
+// (Linux before 5.3), WatchExits' sweep notices the exit.
+func (s *RuntimeService) watchExit(c *store.Container) {
+	if c.State != store.ContainerRunning || c.MonitorPid <= 0 {
+		return
+	}
+	s.exitMu.Lock()
+	if s.exitWatched[c.ID] {
+		s.exitMu.Unlock()
+		return
+	}
+	s.exitWatched[c.ID] = true
+	s.exitMu.Unlock()
+
+	fd, err := unix.PidfdOpen(c.MonitorPid, unix.PIDFD_NONBLOCK)
+	if err != nil && !errors.Is(err, unix.ESRCH) {
+		s.forgetExitWatch(c.ID)
+		return
+	}
+	// Opened after the pid was recorded: if the monitor is not the one
+	// that started then, it is gone, whatever holds its pid now.
+	if err != nil || !alive(c.MonitorPid, c.MonitorStart) {
+		if err == nil {
+			unix.Close(fd)
+		}
+		go s.exitSeen(c.ID)
+		return
+	}
+	f := os.NewFile(uintptr(fd), "monitor-pidfd")
+	go func() {
+		defer f.Close()
+		if rc, err := f.SyscallConn(); err == nil {
+			// Called again each time the pidfd is readable, which it
+			// becomes when the process ends.
+			_ = rc.Read(func(fd uintptr) bool {
+				return errors.Is(unix.PidfdSendSignal(int(fd), 0, nil, 0), unix.ESRCH)
+			})
+		}
+		s.exitSeen(c.ID)
+	}()
+}
+
+// exitSeen records the exit of container id, waiting for an operation
+// that holds it (which may record the exit itself).
+func (s *RuntimeService) exitSeen(id string) {
+	defer s.forgetExitWatch(id)
+	c, unlock, err := s.lockContainer(id)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	s.observe(c)
+}
+
+func (s *RuntimeService) forgetExitWatch(id string) {
+	s.exitMu.Lock()
+	delete(s.exitWatched, id)
+	s.exitMu.Unlock()
+}
+
+// watchExits has every running container's exit watched (at start, after
+// recovery).
+func (s *RuntimeService) watchExits() {
+	for _, c := range s.containers.List() {
+		s.watchExit(c)
+	}
+}
