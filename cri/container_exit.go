@@ -68,6 +68,15 @@ func (s *RuntimeService) exitSeen(id string) {
 	s.observe(c)
 }
 
+// exitPushed tells whether container id's exit will be recorded as soon
+// as it happens (its monitor's end is awaited), so that a read of its
+// record needs no look at the monitor.
+func (s *RuntimeService) exitPushed(id string) bool {
+	s.exitMu.Lock()
+	defer s.exitMu.Unlock()
+	return s.exitWatched[id]
+}
+
 func (s *RuntimeService) forgetExitWatch(id string) {
 	s.exitMu.Lock()
 	delete(s.exitWatched, id)

@@ -35,14 +35,17 @@ func (s *RuntimeService) listContainers(f *runtimeapi.ContainerFilter) []*runtim
 		if f.GetPodSandboxId() != "" && !strings.HasPrefix(c.SandboxID, f.GetPodSandboxId()) {
 			continue
 		}
-		if cur, err := s.lockedContainer(c.ID); err == nil {
-			c = cur
+		if !s.exitPushed(c.ID) {
+			// Not watched (a kernel without pidfds): look now.
+			if cur, err := s.lockedContainer(c.ID); err == nil {
+				c = cur
+			}
 		}
 		state := containerState(c)
 		if f.GetState() != nil && f.GetState().GetState() != state {
 			continue
 		}
-		cfg := containerConfig(c)
+		cfg := s.ctrConfig(c)
 		if !labelsMatch(cfg.GetLabels(), f.GetLabelSelector()) {
 			continue
 		}
