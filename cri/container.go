@@ -249,6 +249,7 @@ func (s *RuntimeService) destroyContainer(ctx context.Context, c *store.Containe
 		return err
 	}
 	s.forgetStats(c.ID)
+	s.ctrConfigs.forget(c.ID)
 	s.emit(c.ID, c.SandboxID, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT)
 	return nil
 }

@@ -39,13 +39,13 @@ func (s *RuntimeService) GetContainerEvents(req *runtimeapi.GetEventsRequest, st
 func (s *RuntimeService) emit(id, sandboxID string, t runtimeapi.ContainerEventType) {
 	ev := &runtimeapi.ContainerEventResponse{ContainerId: id, ContainerEventType: t}
 	if sb, err := s.sandboxes.Get(sandboxID); err == nil {
-		ev.PodSandboxStatus = sandboxStatus(sb)
+		ev.PodSandboxStatus = sandboxStatus(sb, s.podConfig(sb))
 		for _, c := range s.podContainers(sandboxID) {
 			if c.Reason == reasonCreating {
 				continue
 			}
 			ev.ContainersStatuses = append(ev.ContainersStatuses, &runtimeapi.ContainerStatus{
-				Id: c.ID, Metadata: containerConfig(c).GetMetadata(), State: containerState(c),
+				Id: c.ID, Metadata: s.ctrConfig(c).GetMetadata(), State: containerState(c),
 				CreatedAt: c.CreatedAt, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, ExitCode: c.ExitCode,
 				Reason: c.Reason, Image: &runtimeapi.ImageSpec{Image: c.ImageRef}, ImageRef: c.ImageID,
 			})

@@ -32,7 +32,7 @@ func (s *RuntimeService) StreamContainerStats(req *runtimeapi.StreamContainerSta
 func (s *RuntimeService) listContainerStats(f *runtimeapi.ContainerStatsFilter) []*runtimeapi.ContainerStats {
 	var out []*runtimeapi.ContainerStats
 	for _, c := range s.containers.List() {
-		if !hasPrefix(c.ID, f.GetId()) || !hasPrefix(c.SandboxID, f.GetPodSandboxId()) || !labelsMatch(containerConfig(c).GetLabels(), f.GetLabelSelector()) {
+		if !hasPrefix(c.ID, f.GetId()) || !hasPrefix(c.SandboxID, f.GetPodSandboxId()) || !labelsMatch(s.ctrConfig(c).GetLabels(), f.GetLabelSelector()) {
 			continue
 		}
 		if cur, err := s.lockedContainer(c.ID); err == nil {

@@ -65,7 +65,7 @@ func (s *RuntimeService) ContainerStatus(ctx context.Context, req *runtimeapi.Co
 		// Not there until its CreateContainer returns.
 		return nil, fmt.Errorf("container %s is being made: %w", c.ID, errdefs.ErrNotFound)
 	}
-	cfg := containerConfig(c)
+	cfg := s.ctrConfig(c)
 	st := &runtimeapi.ContainerStatus{
 		Id:          c.ID,
 		Metadata:    cfg.GetMetadata(),

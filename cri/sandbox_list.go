@@ -26,7 +26,7 @@ func (s *RuntimeService) listSandboxes(f *runtimeapi.PodSandboxFilter) []*runtim
 		if f.GetState() != nil && f.GetState().GetState() != state {
 			continue
 		}
-		c := sandboxConfig(sb)
+		c := s.podConfig(sb)
 		if !labelsMatch(c.GetLabels(), f.GetLabelSelector()) {
 			continue
 		}

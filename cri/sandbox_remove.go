@@ -50,6 +50,7 @@ func (s *RuntimeService) RemovePodSandbox(ctx context.Context, req *runtimeapi.R
 	if err := s.sandboxes.Delete(sb.ID); err != nil {
 		return nil, err
 	}
+	s.podConfigs.forget(sb.ID)
 	s.events.publish(&runtimeapi.ContainerEventResponse{ContainerId: sb.ID, ContainerEventType: runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT})
 	if s.nri.Active() {
 		if err := s.nri.RemovePodSandbox(ctx, nriPod(sb)); err != nil {

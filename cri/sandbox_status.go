@@ -25,7 +25,7 @@ func (s *RuntimeService) PodSandboxStatus(ctx context.Context, req *runtimeapi.P
 		// still be looking at it).
 		return nil, fmt.Errorf("sandbox %s is being made: %w", sb.ID, errdefs.ErrNotFound)
 	}
-	resp := &runtimeapi.PodSandboxStatusResponse{Status: sandboxStatus(sb)}
+	resp := &runtimeapi.PodSandboxStatusResponse{Status: sandboxStatus(sb, s.podConfig(sb))}
 	if req.GetVerbose() {
 		linux := sandboxConfig(sb).GetLinux()
 		info, err := json.Marshal(map[string]any{
@@ -60,8 +60,7 @@ func sandboxState(sb *store.Sandbox) runtimeapi.PodSandboxState {
 	return runtimeapi.PodSandboxState_SANDBOX_NOTREADY
 }
 
-func sandboxStatus(sb *store.Sandbox) *runtimeapi.PodSandboxStatus {
-	c := sandboxConfig(sb)
+func sandboxStatus(sb *store.Sandbox, c *runtimeapi.PodSandboxConfig) *runtimeapi.PodSandboxStatus {
 	st := &runtimeapi.PodSandboxStatus{
 		Id:             sb.ID,
 		Metadata:       c.GetMetadata(),

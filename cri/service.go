@@ -110,6 +110,10 @@ type RuntimeService struct {
 	userns    bool
 	usernsWhy string
 
+	// ctrConfigs and podConfigs keep records' CRI configs decoded.
+	ctrConfigs *decoded[*runtimeapi.ContainerConfig]
+	podConfigs *decoded[*runtimeapi.PodSandboxConfig]
+
 	exitMu sync.Mutex // protects exitWatched
 	// exitWatched holds the running containers whose monitor's end is
 	// awaited (watchExit).
@@ -143,6 +147,8 @@ func (s *RuntimeService) SetStreaming(srv *streaming.Server) { s.opts.Streaming 
 // serving.
 func NewRuntimeService(opts Options) *RuntimeService {
 	s := &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{}, exitWatched: map[string]bool{},
+		ctrConfigs:      newDecoded(func() *runtimeapi.ContainerConfig { return &runtimeapi.ContainerConfig{} }),
+		podConfigs:      newDecoded(func() *runtimeapi.PodSandboxConfig { return &runtimeapi.PodSandboxConfig{} }),
 		hasMountSetattr: probeMountSetattr(), selinuxEnabled: probeSELinux(), oomScoreAdjFloor: probeOOMScoreAdjFloor(),
 		node: probeNode(cgroups.IsV2()), cdi: specgen.NewCDI(opts.Config.CDISpecDirs)}
 	s.userns, s.usernsWhy = probeUserns(opts.Images, opts.Config.Root)

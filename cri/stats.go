@@ -61,7 +61,7 @@ func (s *RuntimeService) sample(c *store.Container) (*sample, error) {
 // containerStats builds the CRI stats of a container; a container that is
 // not running has only its attributes and writable layer.
 func (s *RuntimeService) containerStats(c *store.Container) *runtimeapi.ContainerStats {
-	cfg := containerConfig(c)
+	cfg := s.ctrConfig(c)
 	st := &runtimeapi.ContainerStats{Attributes: &runtimeapi.ContainerAttributes{
 		Id: c.ID, Metadata: cfg.GetMetadata(), Labels: cfg.GetLabels(), Annotations: cfg.GetAnnotations(),
 	}}
