@@ -137,7 +137,7 @@ func (s *RuntimeService) observe(c *store.Container) *store.Container {
 }
 
 func (s *RuntimeService) oomKilled(id string) bool {
-	paths, err := s.opts.Runtime.CgroupPaths(id)
+	paths, err := s.cgroupPaths(id)
 	return err == nil && cgroups.OOMKills(paths) > 0
 }
 

@@ -74,7 +74,7 @@ func (s *RuntimeService) WatchExits(ctx context.Context) {
 			if n%exitSweepEvery == 0 {
 				for _, c := range s.containers.List() {
 					if c.State == store.ContainerRunning {
-						_, _ = s.lockedContainer(c.ID)
+						_, _ = s.currentContainer(c.ID)
 					}
 				}
 			}

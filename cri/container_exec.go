@@ -35,7 +35,7 @@ func (s *RuntimeService) Exec(ctx context.Context, req *runtimeapi.ExecRequest) 
 	if err := checkExec("cmd", req.GetCmd(), nil); err != nil {
 		return nil, err
 	}
-	c, err := s.lockedContainer(req.GetContainerId())
+	c, err := s.currentContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (s *RuntimeService) StreamRuntime() *streamRuntime { return &streamRuntime{
 // a pty that follows the client's terminal size. A non-zero exit is
 // reported as an ExitError, which the stream carries to the client.
 func (r *streamRuntime) Exec(ctx context.Context, id string, cmd []string, in io.Reader, out, errW io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
-	c, err := r.s.lockedContainer(id)
+	c, err := r.s.currentContainer(id)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (r *streamRuntime) Exec(ctx context.Context, id string, cmd []string, in io
 // on, stdin if the container keeps it open, and terminal resizes. It
 // returns when the container exits or the client goes away.
 func (r *streamRuntime) Attach(ctx context.Context, id string, in io.Reader, out, errW io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
-	c, err := r.s.lockedContainer(id)
+	c, err := r.s.currentContainer(id)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (s *RuntimeService) Attach(ctx context.Context, req *runtimeapi.AttachReque
 	if !req.GetStdin() && !req.GetStdout() && !req.GetStderr() {
 		return nil, invalid("one of stdin, stdout and stderr is required")
 	}
-	c, err := s.lockedContainer(req.GetContainerId())
+	c, err := s.currentContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func (s *RuntimeService) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncR
 	if req.GetTimeout() < 0 {
 		return nil, invalid("timeout %d is negative (0 means none)", req.GetTimeout())
 	}
-	c, err := s.lockedContainer(req.GetContainerId())
+	c, err := s.currentContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err
 	}

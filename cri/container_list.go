@@ -35,11 +35,8 @@ func (s *RuntimeService) listContainers(f *runtimeapi.ContainerFilter) []*runtim
 		if f.GetPodSandboxId() != "" && !strings.HasPrefix(c.SandboxID, f.GetPodSandboxId()) {
 			continue
 		}
-		if !s.exitPushed(c.ID) {
-			// Not watched (a kernel without pidfds): look now.
-			if cur, err := s.lockedContainer(c.ID); err == nil {
-				c = cur
-			}
+		if cur, err := s.currentContainer(c.ID); err == nil {
+			c = cur
 		}
 		state := containerState(c)
 		if f.GetState() != nil && f.GetState().GetState() != state {

@@ -14,7 +14,7 @@ import (
 // ReopenContainerLog makes the container's monitor reopen its log file at
 // its path, after the kubelet renamed the old one (log rotation).
 func (s *RuntimeService) ReopenContainerLog(ctx context.Context, req *runtimeapi.ReopenContainerLogRequest) (*runtimeapi.ReopenContainerLogResponse, error) {
-	c, err := s.lockedContainer(req.GetContainerId())
+	c, err := s.currentContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err
 	}

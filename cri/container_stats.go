@@ -5,11 +5,13 @@ import (
 
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cri/store"
 )
 
 // ContainerStats reports a container's CPU, memory and writable layer use.
 func (s *RuntimeService) ContainerStats(ctx context.Context, req *runtimeapi.ContainerStatsRequest) (*runtimeapi.ContainerStatsResponse, error) {
-	c, err := s.lockedContainer(req.GetContainerId())
+	c, err := s.currentContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +37,7 @@ func (s *RuntimeService) listContainerStats(f *runtimeapi.ContainerStatsFilter) 
 		if !hasPrefix(c.ID, f.GetId()) || !hasPrefix(c.SandboxID, f.GetPodSandboxId()) || !labelsMatch(s.ctrConfig(c).GetLabels(), f.GetLabelSelector()) {
 			continue
 		}
-		if cur, err := s.lockedContainer(c.ID); err == nil {
+		if cur, err := s.currentContainer(c.ID); err == nil {
 			c = cur
 		}
 		out = append(out, s.containerStats(c))
@@ -50,7 +52,7 @@ func (s *RuntimeService) PodSandboxStats(ctx context.Context, req *runtimeapi.Po
 	if err != nil {
 		return nil, err
 	}
-	return &runtimeapi.PodSandboxStatsResponse{Stats: s.podStats(sb)}, nil
+	return &runtimeapi.PodSandboxStatsResponse{Stats: s.podStats(sb, s.podContainers(sb.ID))}, nil
 }
 
 // ListPodSandboxStats reports the stats of the pods that the filter (id or
@@ -68,11 +70,16 @@ func (s *RuntimeService) StreamPodSandboxStats(req *runtimeapi.StreamPodSandboxS
 
 func (s *RuntimeService) listPodStats(f *runtimeapi.PodSandboxStatsFilter) []*runtimeapi.PodSandboxStats {
 	var out []*runtimeapi.PodSandboxStats
+	// Each pod's containers, from one listing.
+	byPod := map[string][]*store.Container{}
+	for _, c := range s.containers.List() {
+		byPod[c.SandboxID] = append(byPod[c.SandboxID], c)
+	}
 	for _, sb := range s.sandboxes.List() {
-		if !hasPrefix(sb.ID, f.GetId()) || !labelsMatch(sandboxConfig(sb).GetLabels(), f.GetLabelSelector()) {
+		if sb.Reason == reasonCreating || !hasPrefix(sb.ID, f.GetId()) || !labelsMatch(s.podConfig(sb).GetLabels(), f.GetLabelSelector()) {
 			continue
 		}
-		out = append(out, s.podStats(sb))
+		out = append(out, s.podStats(sb, byPod[sb.ID]))
 	}
 	return out
 }

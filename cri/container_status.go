@@ -31,15 +31,20 @@ func (s *RuntimeService) lockContainer(id string) (_ *store.Container, unlock fu
 	return c, unlock, nil
 }
 
-// lockedContainer returns the container's record brought up to date with
-// its monitor. It never waits for an operation in progress (a StopContainer
+// currentContainer returns the container's record brought up to date with
+// its monitor (the caller holds no lock of it). It never waits for an operation in progress (a StopContainer
 // may hold the lock for its whole grace period): then it returns the
 // record as stored, which that operation brings up to date when it ends.
 // Reads, the kubelet's relists above all, must not stall behind a stop.
-func (s *RuntimeService) lockedContainer(id string) (*store.Container, error) {
+func (s *RuntimeService) currentContainer(id string) (*store.Container, error) {
 	c, err := s.containers.Get(id)
 	if err != nil {
 		return nil, err
+	}
+	if s.exitPushed(c.ID) {
+		// Its exit is recorded as soon as it happens: the record is
+		// up to date.
+		return c, nil
 	}
 	unlock, ok := s.containers.TryLock(c.ID)
 	if !ok {
@@ -57,7 +62,7 @@ func (s *RuntimeService) lockedContainer(id string) (*store.Container, error) {
 // reason, image, mounts and log path. With Verbose, Info["info"] is one
 // JSON object with the pid, the OCI spec and the runtime details.
 func (s *RuntimeService) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerStatusRequest) (*runtimeapi.ContainerStatusResponse, error) {
-	c, err := s.lockedContainer(req.GetContainerId())
+	c, err := s.currentContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err
 	}

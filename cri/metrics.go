@@ -164,13 +164,23 @@ func deviceName(major, minor uint64) string {
 func (s *RuntimeService) podMetrics() []*runtimeapi.PodSandboxMetrics {
 	var out []*runtimeapi.PodSandboxMetrics
 	fs, fsOK := s.storageFS()
+	byPod := map[string][]*store.Container{}
+	for _, c := range s.containers.List() {
+		byPod[c.SandboxID] = append(byPod[c.SandboxID], c)
+	}
 	for _, sb := range s.sandboxes.List() {
 		if sb.State != store.SandboxReady {
 			continue
 		}
-		meta := sandboxConfig(sb).GetMetadata()
+		meta := s.podConfig(sb).GetMetadata()
 		pm := &runtimeapi.PodSandboxMetrics{PodSandboxId: sb.ID}
-		if ifs, ok := s.interfaceStats(sb); ok {
+		pids := []int{sb.PausePID}
+		for _, c := range byPod[sb.ID] {
+			if c.State == store.ContainerRunning {
+				pids = append(pids, c.Pid)
+			}
+		}
+		if ifs, ok := s.interfaceStats(sb, pids); ok {
 			set := &metricSet{ts: time.Now().UnixNano(), labels: []string{"POD", sb.ID, "", meta.GetName(), meta.GetNamespace(), meta.GetName()}}
 			for _, i := range ifs {
 				set.add("container_network_receive_bytes_total", i.RxBytes, i.Name)
@@ -184,8 +194,8 @@ func (s *RuntimeService) podMetrics() []*runtimeapi.PodSandboxMetrics {
 			}
 			pm.Metrics = set.metrics
 		}
-		for _, c := range s.podContainers(sb.ID) {
-			if cur, err := s.lockedContainer(c.ID); err == nil {
+		for _, c := range byPod[sb.ID] {
+			if cur, err := s.currentContainer(c.ID); err == nil {
 				c = cur
 			}
 			if c.State != store.ContainerRunning {
@@ -207,7 +217,7 @@ func (s *RuntimeService) containerMetrics(c *store.Container, pod *runtimeapi.Po
 	if err != nil {
 		return nil
 	}
-	paths, err := s.opts.Runtime.CgroupPaths(c.ID)
+	paths, err := s.cgroupPaths(c.ID)
 	if err != nil {
 		return nil
 	}

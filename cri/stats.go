@@ -26,8 +26,10 @@ type sample struct {
 // statsCollector caches the last sample of each container; consecutive
 // samples give the CPU rate (UsageNanoCores).
 type statsCollector struct {
-	mu      sync.Mutex // protects samples
+	mu      sync.Mutex // protects samples and paths
 	samples map[string]*sample
+	// paths are containers' cgroup directories, by id.
+	paths map[string]map[string]string
 }
 
 // sample returns container id's current sample, read anew only when the
@@ -39,7 +41,7 @@ func (s *RuntimeService) sample(c *store.Container) (*sample, error) {
 	if prev != nil && time.Since(prev.at) < statsTTL {
 		return prev, nil
 	}
-	paths, err := s.opts.Runtime.CgroupPaths(c.ID)
+	paths, err := s.cgroupPaths(c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -90,18 +92,23 @@ func (s *RuntimeService) containerStats(c *store.Container) *runtimeapi.Containe
 	return st
 }
 
-// podStats sums the pod's containers and reads its network counters.
-func (s *RuntimeService) podStats(sb *store.Sandbox) *runtimeapi.PodSandboxStats {
-	cfg := sandboxConfig(sb)
+// podStats sums the pod's containers, ctrs, and reads its network
+// counters.
+func (s *RuntimeService) podStats(sb *store.Sandbox, ctrs []*store.Container) *runtimeapi.PodSandboxStats {
+	cfg := s.podConfig(sb)
 	now := time.Now().UnixNano()
 	linux := &runtimeapi.LinuxPodSandboxStats{
 		Cpu:     &runtimeapi.CpuUsage{Timestamp: now, UsageCoreNanoSeconds: &runtimeapi.UInt64Value{}, UsageNanoCores: &runtimeapi.UInt64Value{}},
 		Memory:  &runtimeapi.MemoryUsage{Timestamp: now, WorkingSetBytes: &runtimeapi.UInt64Value{}, UsageBytes: &runtimeapi.UInt64Value{}, RssBytes: &runtimeapi.UInt64Value{}, PageFaults: &runtimeapi.UInt64Value{}, MajorPageFaults: &runtimeapi.UInt64Value{}},
 		Process: &runtimeapi.ProcessUsage{Timestamp: now, ProcessCount: &runtimeapi.UInt64Value{}},
 	}
-	for _, c := range s.podContainers(sb.ID) {
-		if cur, err := s.lockedContainer(c.ID); err == nil {
+	pids := []int{sb.PausePID}
+	for _, c := range ctrs {
+		if cur, err := s.currentContainer(c.ID); err == nil {
 			c = cur
+		}
+		if c.State == store.ContainerRunning {
+			pids = append(pids, c.Pid)
 		}
 		cs := s.containerStats(c)
 		linux.Containers = append(linux.Containers, cs)
@@ -119,7 +126,7 @@ func (s *RuntimeService) podStats(sb *store.Sandbox) *runtimeapi.PodSandboxStats
 			linux.Process.ProcessCount.Value += sm.usage.Processes
 		}
 	}
-	if ifs, ok := s.interfaceStats(sb); ok {
+	if ifs, ok := s.interfaceStats(sb, pids); ok {
 		ns := &runtimeapi.NetworkUsage{Timestamp: now}
 		for _, i := range ifs {
 			is := &runtimeapi.NetworkInterfaceUsage{Name: i.Name,
@@ -138,20 +145,41 @@ func (s *RuntimeService) podStats(sb *store.Sandbox) *runtimeapi.PodSandboxStats
 	}
 }
 
-// interfaceStats reads the counters of the pod's interfaces; false when
-// the pod has no network namespace of its own (host network) or it is gone.
-func (s *RuntimeService) interfaceStats(sb *store.Sandbox) ([]network.InterfaceStats, bool) {
+// interfaceStats reads the counters of the pod's interfaces, through one
+// of pids (its processes) where it can; false when the pod has no network
+// namespace of its own (host network) or it is gone.
+func (s *RuntimeService) interfaceStats(sb *store.Sandbox, pids []int) ([]network.InterfaceStats, bool) {
 	if sb.NetNS == "" || !network.IsPinned(sb.NetNS) {
 		return nil, false
 	}
-	ifs, err := network.ReadInterfaceStats(sb.NetNS)
+	ifs, err := network.ReadInterfaceStatsVia(sb.NetNS, pids)
 	return ifs, err == nil
 }
 
-// forget drops a removed container's cached sample.
+// cgroupPaths returns container id's cgroup directories, which do not
+// change once it is made: read from libcontainer's state once.
+func (s *RuntimeService) cgroupPaths(id string) (map[string]string, error) {
+	s.stats.mu.Lock()
+	paths, ok := s.stats.paths[id]
+	s.stats.mu.Unlock()
+	if ok {
+		return paths, nil
+	}
+	paths, err := s.opts.Runtime.CgroupPaths(id)
+	if err != nil {
+		return nil, err
+	}
+	s.stats.mu.Lock()
+	s.stats.paths[id] = paths
+	s.stats.mu.Unlock()
+	return paths, nil
+}
+
+// forget drops a removed container's cached sample and cgroup paths.
 func (s *RuntimeService) forgetStats(id string) {
 	s.stats.mu.Lock()
 	delete(s.stats.samples, id)
+	delete(s.stats.paths, id)
 	s.stats.mu.Unlock()
 }
 
