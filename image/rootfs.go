@@ -95,9 +95,27 @@ func (s *Service) CreateRootfs(ctx context.Context, id, ref string, idmap *IDMap
 	return &Rootfs{Path: p, Image: img}, nil
 }
 
+// layerDir is the directory of container id's writable layer.
+func (s *Service) layerDir(id string) (string, error) {
+	if dir, ok := s.layerDirs.Load(id); ok {
+		return dir.(string), nil
+	}
+	c, err := s.store.Container(id)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(s.opts.StorageRoot, s.opts.Driver, c.LayerID, "diff")
+	if s.opts.Driver == "vfs" {
+		dir = filepath.Join(s.opts.StorageRoot, "vfs", "dir", c.LayerID)
+	}
+	s.layerDirs.Store(id, dir)
+	return dir, nil
+}
+
 // RemoveRootfs unmounts and deletes container id's layer. Removing what is
 // gone succeeds.
 func (s *Service) RemoveRootfs(id string) error {
+	s.layerDirs.Delete(id)
 	if _, err := s.store.Container(id); errors.Is(err, storage.ErrContainerUnknown) || errors.Is(err, storage.ErrNotAContainer) {
 		return nil // never made, or already deleted
 	}
@@ -113,13 +131,9 @@ func (s *Service) RemoveRootfs(id string) error {
 // RootfsUsage is the space and inodes of container id's writable layer
 // (what it changed on top of its image), measured as du would.
 func (s *Service) RootfsUsage(id string) (bytes, inodes uint64, err error) {
-	c, err := s.store.Container(id)
+	dir, err := s.layerDir(id)
 	if err != nil {
 		return 0, 0, err
-	}
-	dir := filepath.Join(s.opts.StorageRoot, s.opts.Driver, c.LayerID, "diff")
-	if s.opts.Driver == "vfs" {
-		dir = filepath.Join(s.opts.StorageRoot, "vfs", "dir", c.LayerID)
 	}
 	seen := map[uint64]bool{}
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

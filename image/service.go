@@ -62,6 +62,10 @@ type Service struct {
 	info map[string]*imageInfo
 
 	fs fsUsageCache
+
+	// layerDirs are containers' writable layer directories, by container
+	// id: fixed once made, and the store's lookup reloads its whole list.
+	layerDirs sync.Map
 }
 
 // New opens (creating if needed) the store and cleans up after any pull
