@@ -25,18 +25,45 @@ type FsUsage struct {
 const fsUsageTTL = 5 * time.Second
 
 type fsUsageCache struct {
-	mu   sync.Mutex // serialises walks and protects last
+	walk sync.Mutex // serialises walks
+	mu   sync.Mutex // protects last and walking
 	last FsUsage
+	// walking tells whether a walk runs in the background.
+	walking bool
 }
 
 // FsUsage measures the image store as du would: blocks allocated and
-// inodes, each hard-linked inode counted once.
+// inodes, each hard-linked inode counted once. It answers from the last
+// measurement: when that is older than fsUsageTTL, a new one is started
+// in the background, and the caller gets the last (at most one walk old).
+// Only the first call waits for a walk.
 func (s *Service) FsUsage() (FsUsage, error) {
 	s.fs.mu.Lock()
-	defer s.fs.mu.Unlock()
-	if time.Since(s.fs.last.Timestamp) < fsUsageTTL {
-		return s.fs.last, nil
+	last, stale := s.fs.last, time.Since(s.fs.last.Timestamp) >= fsUsageTTL
+	if last.Timestamp.IsZero() {
+		s.fs.mu.Unlock()
+		return s.measureFs()
 	}
+	if stale && !s.fs.walking {
+		s.fs.walking = true
+		go func() {
+			if _, err := s.measureFs(); err != nil {
+				s.opts.Log.Warn("measuring the image store", "error", err)
+			}
+			s.fs.mu.Lock()
+			s.fs.walking = false
+			s.fs.mu.Unlock()
+		}()
+	}
+	s.fs.mu.Unlock()
+	return last, nil
+}
+
+// measureFs walks the store and records the result as the last
+// measurement.
+func (s *Service) measureFs() (FsUsage, error) {
+	s.fs.walk.Lock()
+	defer s.fs.walk.Unlock()
 	root := s.opts.StorageRoot
 	u := FsUsage{Mountpoint: root, Timestamp: time.Now()}
 	var rootSt syscall.Stat_t
@@ -76,6 +103,8 @@ func (s *Service) FsUsage() (FsUsage, error) {
 	if err != nil {
 		return FsUsage{}, fmt.Errorf("measuring %s: %w", root, err)
 	}
+	s.fs.mu.Lock()
 	s.fs.last = u
+	s.fs.mu.Unlock()
 	return u, nil
 }

@@ -577,10 +577,19 @@ func TestImageFsInfo(t *testing.T) {
 	}
 	reg.Push(t, "e2e-test-images/fs:1", framework.BuildImage(t, framework.ImageSpec{Cmd: []string{"fs"}, RandomLayers: []int64{3 << 20}}))
 	mustPull(t, d, "registry.k8s.io/e2e-test-images/fs:1")
-	time.Sleep(5100 * time.Millisecond) // past the measurement cache
+	// Answered from the last measurement, which a call renews in the
+	// background once it is 5 s old.
+	deadline := time.Now().Add(20 * time.Second)
 	after := fsinfo()
+	for after.UsedBytes.GetValue() < before.UsedBytes.GetValue()+3<<20 && time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		after = fsinfo()
+	}
 	if after.UsedBytes.GetValue() < before.UsedBytes.GetValue()+3<<20 {
 		t.Errorf("used bytes %d → %d after pulling 3 MiB+", before.UsedBytes.GetValue(), after.UsedBytes.GetValue())
+	}
+	if after.Timestamp <= before.Timestamp {
+		t.Errorf("measured at %d, then at %d", before.Timestamp, after.Timestamp)
 	}
 }
 
