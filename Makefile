@@ -56,7 +56,7 @@ TEST_TIMEOUT ?= 40m
 # Extra arguments for go test, e.g. make test TESTFLAGS='-run TestStatus -v'.
 TESTFLAGS ?=
 
-.PHONY: all build run test unit e2e e2e-kubelet conformance node-e2e bench bench-critest fuzz install lint tools deps clean
+.PHONY: all build run test unit e2e e2e-kubelet conformance node-e2e bench bench-scale bench-critest fuzz install lint tools deps clean
 
 all: build
 
@@ -152,6 +152,11 @@ bench-critest: build tools
 # test/bench itself.
 bench: build
 	CRIA_BINARY=$(BIN)/cria $(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchtime 50x -count 1 -timeout 30m ./test/bench/
+
+# A full node: SCALE_PODS pods (250) of two containers under a kubelet-like
+# poller for SCALE_DURATION (5m). Minutes long: not part of make test.
+bench-scale: build
+	CRIA_BINARY=$(BIN)/cria $(GO) test -tags '$(TAGS)' -run '^$$' -bench BenchmarkScale -benchtime 1x -count 1 -timeout 60m -v ./test/scale/
 
 # Fuzz targets (package:function); make test runs their seeds as plain
 # tests, make fuzz fuzzes each for FUZZTIME. A crasher lands in the
