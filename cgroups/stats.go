@@ -46,18 +46,37 @@ type DeviceIO struct {
 	Reads, Writes         uint64
 }
 
-// ReadUsage reads the usage of the cgroup at paths (by subsystem, as
-// libcontainer reports them).
+// ReadUsage reads the CPU, memory and process usage of the cgroup at
+// paths (by subsystem, as libcontainer reports them): what the CRI's
+// stats report, and no other controller's files. IO is left empty
+// (ReadIO reads it).
 func ReadUsage(paths map[string]string) (Usage, error) {
-	m, err := manager.NewWithPaths(&cgroups.Cgroup{Resources: &cgroups.Resources{}}, paths)
+	st, err := readStats(paths, cgroups.CPU|cgroups.Memory|cgroups.Pids)
 	if err != nil {
-		return Usage{}, fmt.Errorf("cgroup stats: %w", err)
-	}
-	st, err := m.GetStats()
-	if err != nil {
-		return Usage{}, fmt.Errorf("cgroup stats: %w", err)
+		return Usage{}, err
 	}
 	return usageOf(st, IsV2()), nil
+}
+
+// ReadIO reads the block I/O of the cgroup at paths, per device.
+func ReadIO(paths map[string]string) ([]DeviceIO, error) {
+	st, err := readStats(paths, cgroups.IO)
+	if err != nil {
+		return nil, err
+	}
+	return deviceIO(st.BlkioStats), nil
+}
+
+func readStats(paths map[string]string, controllers cgroups.Controller) (*cgroups.Stats, error) {
+	m, err := manager.NewWithPaths(&cgroups.Cgroup{Resources: &cgroups.Resources{}}, paths)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup stats: %w", err)
+	}
+	st, err := m.Stats(&cgroups.StatsOptions{Controllers: controllers})
+	if err != nil {
+		return nil, fmt.Errorf("cgroup stats: %w", err)
+	}
+	return st, nil
 }
 
 // IsV2 tells whether the host runs cgroup v2 only.

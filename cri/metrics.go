@@ -270,7 +270,8 @@ func (s *RuntimeService) containerMetrics(c *store.Container, pod *runtimeapi.Po
 		set.add("container_fs_inodes_free", fs.inodesFree, fs.device)
 		set.add("container_fs_inodes_total", fs.inodes, fs.device)
 	}
-	for _, d := range u.IO {
+	io, _ := cgroups.ReadIO(paths)
+	for _, d := range io {
 		dev := deviceName(d.Major, d.Minor)
 		major, minor := strconv.FormatUint(d.Major, 10), strconv.FormatUint(d.Minor, 10)
 		set.add("container_fs_reads_bytes_total", d.ReadBytes, dev)
