@@ -316,22 +316,8 @@ func BenchmarkExitToEvent(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer removePod(b, d, pod.PodSandboxId)
-	events, err := d.Runtime.GetContainerEvents(ctx, &runtimeapi.GetEventsRequest{})
-	if err != nil {
-		b.Fatal(err)
-	}
 	stopped := make(chan string, 16)
-	go func() {
-		for {
-			ev, err := events.Recv()
-			if err != nil {
-				return
-			}
-			if ev.ContainerEventType == runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT {
-				stopped <- ev.ContainerId
-			}
-		}
-	}()
+	d.WatchStopped(ctx, func(id string, _ time.Time) { stopped <- id })
 	var samples framework.Samples
 	for i := 0; i < b.N; i++ {
 		c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod.PodSandboxId, Config: benchContainerConfig(i, "sleep", "3600"), SandboxConfig: podCfg})

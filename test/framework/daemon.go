@@ -489,3 +489,25 @@ func LastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// WatchStopped subscribes to the daemon's container events and calls fn,
+// from one goroutine, with the id of each container whose STOPPED event
+// arrives and the time it arrived, until ctx ends or the stream breaks.
+func (d *Daemon) WatchStopped(ctx context.Context, fn func(id string, at time.Time)) {
+	d.t.Helper()
+	events, err := d.Runtime.GetContainerEvents(ctx, &runtimeapi.GetEventsRequest{})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	go func() {
+		for {
+			ev, err := events.Recv()
+			if err != nil {
+				return
+			}
+			if ev.ContainerEventType == runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT {
+				fn(ev.ContainerId, time.Now())
+			}
+		}
+	}()
+}

@@ -165,28 +165,16 @@ func BenchmarkScale(b *testing.B) {
 	}
 	n := &node{b: b, d: d, ctx: ctx, dir: b.TempDir()}
 
-	events, err := d.Runtime.GetContainerEvents(ctx, &runtimeapi.GetEventsRequest{})
-	if err != nil {
-		b.Fatal(err)
-	}
 	var evMu sync.Mutex
 	stopped := map[string][]time.Time{}
 	counting := true
-	go func() {
-		for {
-			ev, err := events.Recv()
-			if err != nil {
-				return
-			}
-			if ev.ContainerEventType == runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT {
-				evMu.Lock()
-				if counting {
-					stopped[ev.ContainerId] = append(stopped[ev.ContainerId], time.Now())
-				}
-				evMu.Unlock()
-			}
+	d.WatchStopped(ctx, func(id string, at time.Time) {
+		evMu.Lock()
+		if counting {
+			stopped[id] = append(stopped[id], at)
 		}
-	}()
+		evMu.Unlock()
+	})
 
 	// Start, with relists timed at each step.
 	var startTime time.Duration
