@@ -2,11 +2,11 @@ package cri
 
 import (
 	"errors"
-	"os"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/cria-runtime/cria/cri/store"
+	"github.com/cria-runtime/cria/oci/pidfd"
 )
 
 // watchExit has a running container's exit recorded as soon as it
@@ -28,7 +28,7 @@ func (s *RuntimeService) watchExit(c *store.Container) {
 	s.exitWatched[c.ID] = true
 	s.exitMu.Unlock()
 
-	fd, err := unix.PidfdOpen(c.MonitorPid, unix.PIDFD_NONBLOCK)
+	p, err := pidfd.Open(c.MonitorPid)
 	if err != nil && !errors.Is(err, unix.ESRCH) {
 		s.forgetExitWatch(c.ID)
 		return
@@ -37,21 +37,14 @@ func (s *RuntimeService) watchExit(c *store.Container) {
 	// that started then, it is gone, whatever holds its pid now.
 	if err != nil || !alive(c.MonitorPid, c.MonitorStart) {
 		if err == nil {
-			unix.Close(fd)
+			p.Close()
 		}
 		go s.exitSeen(c.ID)
 		return
 	}
-	f := os.NewFile(uintptr(fd), "monitor-pidfd")
 	go func() {
-		defer f.Close()
-		if rc, err := f.SyscallConn(); err == nil {
-			// Called again each time the pidfd is readable, which it
-			// becomes when the process ends.
-			_ = rc.Read(func(fd uintptr) bool {
-				return errors.Is(unix.PidfdSendSignal(int(fd), 0, nil, 0), unix.ESRCH)
-			})
-		}
+		_ = p.Wait()
+		p.Close()
 		s.exitSeen(c.ID)
 	}()
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/oci/monitor/wire"
+	"github.com/cria-runtime/cria/oci/pidfd"
 )
 
 // Launcher starts container monitors. It keeps one monitor, with its start
@@ -68,7 +69,7 @@ func (l *Launcher) spawn() (*standby, error) {
 		return nil, fmt.Errorf("starting the container monitor: %w", err)
 	}
 	// Reap it if it exits while this daemon is its parent.
-	go func() { _ = cmd.Wait() }()
+	go func() { _ = pidfd.WaitCmd(cmd) }()
 	sb := &standby{cmd: cmd, options: optW, sync: syncR}
 	if l.cgroup != nil {
 		if err := l.cgroup.Apply(cmd.Process.Pid); err != nil {

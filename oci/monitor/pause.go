@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cria-runtime/cria/oci/monitor/wire"
+	"github.com/cria-runtime/cria/oci/pidfd"
 )
 
 // PauseOptions say where a pod's pause process runs.
@@ -128,7 +129,7 @@ func StartPause(o PauseOptions) (_ *Pause, retErr error) {
 		return nil, fmt.Errorf("starting the pod's pause process: %w", err)
 	}
 	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	go func() { _ = pidfd.WaitCmd(cmd); close(exited) }()
 	p := &Pause{Pid: cmd.Process.Pid, Exited: exited, cmd: cmd, goPipe: goW}
 	defer func() {
 		if retErr != nil {

@@ -36,6 +36,7 @@ import (
 
 	"github.com/cria-runtime/cria/oci/console"
 	"github.com/cria-runtime/cria/oci/monitor/wire"
+	"github.com/cria-runtime/cria/oci/pidfd"
 )
 
 // InitArg is the first argument with which libcontainer re-executes the
@@ -438,7 +439,7 @@ func (r *Runtime) Exec(id string, proc *specs.Process, stdin io.Reader, stdout, 
 // it exited, and returns its exit code (128+signal if a signal ended it).
 // Its stdin is closed once it has exited.
 func (p *Process) Wait() (int, error) {
-	err := p.cmd.Wait()
+	err := pidfd.WaitCmd(p.cmd)
 	p.closeStdin()
 	if p.cmd.ProcessState == nil {
 		return -1, err

@@ -1,0 +1,104 @@
+package pidfd
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func threads(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no Threads: in /proc/self/status")
+	return 0
+}
+
+func start(t *testing.T) *exec.Cmd {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd
+}
+
+// Waiting on many processes holds no thread each, as exec.Cmd.Wait does.
+func TestWaitCmdHoldsNoThread(t *testing.T) {
+	const n = 50
+	before := threads(t)
+	var cmds []*exec.Cmd
+	done := make(chan error, n)
+	for range n {
+		cmd := start(t)
+		cmds = append(cmds, cmd)
+		go func() { done <- WaitCmd(cmd) }()
+	}
+	time.Sleep(200 * time.Millisecond) // the waits are parked
+	if grown := threads(t) - before; grown >= n/2 {
+		t.Errorf("%d threads more while waiting on %d processes", grown, n)
+	}
+	for _, cmd := range cmds {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for range n {
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+				t.Errorf("WaitCmd: %v, want the SIGTERM exit", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("WaitCmd did not return after the process ended")
+		}
+	}
+	for _, cmd := range cmds {
+		// Reaped: the pid is gone, no zombie is left.
+		if err := unix.Kill(cmd.Process.Pid, 0); !errors.Is(err, unix.ESRCH) {
+			t.Errorf("process %d after WaitCmd: kill 0 gives %v, want ESRCH", cmd.Process.Pid, err)
+		}
+	}
+}
+
+func TestEnded(t *testing.T) {
+	cmd := start(t)
+	p, err := Open(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if p.Ended() {
+		t.Fatal("Ended of a running process")
+	}
+	_ = cmd.Process.Kill()
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// A zombie not reaped yet has ended.
+	if !p.Ended() {
+		t.Error("not Ended after Wait")
+	}
+	if _, err := WaitProcess(cmd.Process); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(cmd.Process.Pid); !errors.Is(err, unix.ESRCH) {
+		t.Errorf("Open of a reaped process: %v, want ESRCH", err)
+	}
+}
