@@ -1,7 +1,11 @@
 package cgroups
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/cgroups"
@@ -50,5 +54,117 @@ func TestUsageOf(t *testing.T) {
 		if got := usageOf(tc.in, tc.v2); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: usageOf = %+v, want %+v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestReadUsageFiles(t *testing.T) {
+	write := func(t *testing.T, dir string, files map[string]string) {
+		for name, body := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Run("v1", func(t *testing.T) {
+		paths := map[string]string{}
+		for _, sub := range []string{"cpuacct", "memory", "pids"} {
+			paths[sub] = t.TempDir()
+		}
+		write(t, paths["cpuacct"], map[string]string{"cpuacct.usage": "5000000\n"})
+		write(t, paths["memory"], map[string]string{
+			"memory.usage_in_bytes": "104857600\n",
+			"memory.limit_in_bytes": "9223372036854771712\n",
+			"memory.stat":           "cache 1\nrss 2\ntotal_cache 40\ntotal_rss 62914560\ntotal_mapped_file 7\ntotal_pgfault 9\ntotal_pgmajfault 1\ntotal_inactive_file 31457280\n",
+		})
+		write(t, paths["pids"], map[string]string{"pids.current": "3\n"})
+		got, err := readUsageV1(paths)
+		want := Usage{CPUNanos: 5_000_000, MemoryUsage: 100 << 20, WorkingSet: 70 << 20, RSS: 60 << 20, PageFaults: 9, MajorPageFaults: 1,
+			MemoryCache: 40, MemoryMappedFile: 7, Processes: 3}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("readUsageV1 = %+v, %v; want %+v", got, err, want)
+		}
+		// A limit is reported; a subsystem that is not there reads as 0.
+		write(t, paths["memory"], map[string]string{"memory.limit_in_bytes": "268435456\n"})
+		delete(paths, "pids")
+		want.MemoryLimit, want.Processes = 256<<20, 0
+		if got, err := readUsageV1(paths); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("readUsageV1 with a limit, no pids = %+v, %v; want %+v", got, err, want)
+		}
+		// A cgroup that is gone is an error.
+		if err := os.Remove(filepath.Join(paths["memory"], "memory.stat")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readUsageV1(paths); err == nil {
+			t.Error("readUsageV1 of a cgroup without memory.stat: no error")
+		}
+	})
+	t.Run("v2", func(t *testing.T) {
+		dir := t.TempDir()
+		write(t, dir, map[string]string{
+			"cpu.stat":       "usage_usec 5000\nuser_usec 3000\nsystem_usec 2000\nnr_periods 10\nnr_throttled 4\nthrottled_usec 9\n",
+			"memory.current": "104857600\n",
+			"memory.max":     "max\n",
+			"memory.stat":    "anon 83886080\nfile 40\nkernel 12\nfile_mapped 7\ninactive_file 10485760\npgfault 4\npgmajfault 2\n",
+			"pids.current":   "3\n",
+		})
+		got, err := readUsageV2(dir)
+		want := Usage{CPUNanos: 5_000_000, CPUUserNanos: 3_000_000, CPUSystemNanos: 2_000_000, CFSPeriods: 10, CFSThrottledPeriods: 4, CFSThrottledNanos: 9000,
+			MemoryUsage: 100 << 20, WorkingSet: 90 << 20, RSS: 80 << 20, PageFaults: 4, MajorPageFaults: 2,
+			MemoryCache: 40, MemoryMappedFile: 7, MemoryKernel: 12, Processes: 3}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("readUsageV2 = %+v, %v; want %+v", got, err, want)
+		}
+		write(t, dir, map[string]string{"memory.max": "268435456\n", "memory.stat": "inactive_file 209715200\n"})
+		if got, err := readUsageV2(dir); err != nil || got.MemoryLimit != 256<<20 || got.WorkingSet != 0 {
+			t.Errorf("readUsageV2 with a limit, inactive over usage = %+v, %v", got, err)
+		}
+	})
+}
+
+// benchCgroup makes an empty cgroup beside the test process's own, in
+// each hierarchy that ReadUsage reads, and returns its directories as
+// libcontainer reports a container's.
+func benchCgroup(b *testing.B) map[string]string {
+	raw, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := fmt.Sprintf("cria-bench-%d", os.Getpid())
+	paths := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(f[1], ",") {
+			if c == "" && !IsV2() || c != "" && c != "cpuacct" && c != "memory" && c != "pids" {
+				continue
+			}
+			dir := filepath.Join("/sys/fs/cgroup", c, f[2], name)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				b.Skipf("making a cgroup: %v", err)
+			}
+			b.Cleanup(func() { _ = os.Remove(dir) })
+			paths[c] = dir
+		}
+	}
+	return paths
+}
+
+// BenchmarkReadUsage compares ReadUsage with ReadUsageDetail on the test's
+// own cgroup: a stats call on a full node reads one per container.
+func BenchmarkReadUsage(b *testing.B) {
+	paths := benchCgroup(b)
+	for _, bc := range []struct {
+		name string
+		read func(map[string]string) (Usage, error)
+	}{{"ReadUsage", ReadUsage}, {"ReadUsageDetail", ReadUsageDetail}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := bc.read(paths); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -221,7 +221,12 @@ func (s *RuntimeService) containerMetrics(c *store.Container, pod *runtimeapi.Po
 	if err != nil {
 		return nil
 	}
-	u := sm.usage
+	// Metrics have more figures than the CRI's stats, which the sample
+	// holds.
+	u, err := cgroups.ReadUsageDetail(paths)
+	if err != nil {
+		return nil
+	}
 	// "container" is the name in the pod spec, which the kubelet and
 	// dashboards select series by.
 	name := containerConfig(c).GetMetadata().GetName()
