@@ -146,7 +146,7 @@ func (s *RuntimeService) SetStreaming(srv *streaming.Server) { s.opts.Streaming 
 // NewRuntimeService returns a RuntimeService for opts. Call Recover before
 // serving.
 func NewRuntimeService(opts Options) *RuntimeService {
-	s := &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}, paths: map[string]map[string]string{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{}, exitWatched: map[string]bool{},
+	s := &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}, paths: map[string]map[string]string{}, layers: map[string]*layerUsage{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{}, exitWatched: map[string]bool{},
 		ctrConfigs:      newDecoded(func() *runtimeapi.ContainerConfig { return &runtimeapi.ContainerConfig{} }),
 		podConfigs:      newDecoded(func() *runtimeapi.PodSandboxConfig { return &runtimeapi.PodSandboxConfig{} }),
 		hasMountSetattr: probeMountSetattr(), selinuxEnabled: probeSELinux(), oomScoreAdjFloor: probeOOMScoreAdjFloor(),

@@ -1,6 +1,7 @@
 package cri
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/cri/network"
 	"github.com/cria-runtime/cria/cri/store"
+	"github.com/cria-runtime/cria/image"
 )
 
 // statsTTL is how long a sample is reused: the kubelet and metrics
@@ -20,17 +22,32 @@ type sample struct {
 	at        time.Time
 	usage     cgroups.Usage
 	nanoCores uint64
-	layer     struct{ bytes, inodes uint64 }
+	layer     layerUsage
 }
 
 // statsCollector caches the last sample of each container; consecutive
 // samples give the CPU rate (UsageNanoCores).
 type statsCollector struct {
-	mu      sync.Mutex // protects samples and paths
+	mu      sync.Mutex // protects samples, paths and layers
 	samples map[string]*sample
 	// paths are containers' cgroup directories, by id.
 	paths map[string]map[string]string
+	// layers are containers' writable-layer usage, measured by
+	// CollectStats.
+	layers map[string]*layerUsage
 }
+
+// layerUsage is a writable layer's last measurement, and the walk that
+// measures it anew.
+type layerUsage struct {
+	bytes, inodes uint64
+	walk          *image.LayerWalk
+}
+
+// layerWalkBudget is how many files of one layer a round of CollectStats
+// looks at: a larger layer takes several rounds to measure, so that no
+// container costs a round more.
+const layerWalkBudget = 10000
 
 // sample returns container id's current sample, read anew only when the
 // cached one is older than statsTTL.
@@ -53,8 +70,10 @@ func (s *RuntimeService) sample(c *store.Container) (*sample, error) {
 	if prev != nil && u.CPUNanos >= prev.usage.CPUNanos {
 		cur.nanoCores = uint64(float64(u.CPUNanos-prev.usage.CPUNanos) / cur.at.Sub(prev.at).Seconds())
 	}
-	cur.layer.bytes, cur.layer.inodes, _ = s.opts.Images.RootfsUsage(c.ID)
 	s.stats.mu.Lock()
+	if l := s.stats.layers[c.ID]; l != nil {
+		cur.layer = layerUsage{bytes: l.bytes, inodes: l.inodes}
+	}
 	s.stats.samples[c.ID] = cur
 	s.stats.mu.Unlock()
 	return cur, nil
@@ -175,12 +194,69 @@ func (s *RuntimeService) cgroupPaths(id string) (map[string]string, error) {
 	return paths, nil
 }
 
-// forget drops a removed container's cached sample and cgroup paths.
+// forgetStats drops a removed container's cached sample, cgroup paths and
+// layer usage.
 func (s *RuntimeService) forgetStats(id string) {
 	s.stats.mu.Lock()
 	delete(s.stats.samples, id)
 	delete(s.stats.paths, id)
+	delete(s.stats.layers, id)
 	s.stats.mu.Unlock()
+}
+
+// CollectStats measures each running container's writable layer every
+// period, in the background, for the stats RPCs to report: a walk of the
+// layer inside the RPC would cost it one lstat per file of every
+// container. Each round looks at no more than layerWalkBudget files of a
+// layer; a larger layer's walk goes on in the next round, and its last
+// complete measurement is reported meanwhile. It returns when ctx ends.
+func (s *RuntimeService) CollectStats(ctx context.Context, period time.Duration) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		s.collectStats()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// collectStats is one round of CollectStats. It also learns the cgroup
+// paths of containers started since the last round, so that no stats
+// call pays for loading their runtime state.
+func (s *RuntimeService) collectStats() {
+	for _, c := range s.containers.List() {
+		if c.State != store.ContainerRunning {
+			continue
+		}
+		_, _ = s.cgroupPaths(c.ID)
+		s.stats.mu.Lock()
+		l := s.stats.layers[c.ID]
+		if l == nil {
+			l = &layerUsage{}
+			s.stats.layers[c.ID] = l
+		}
+		walk := l.walk
+		s.stats.mu.Unlock()
+		if walk == nil {
+			var err error
+			if walk, err = s.opts.Images.NewLayerWalk(c.ID); err != nil {
+				continue
+			}
+		}
+		done := walk.Step(layerWalkBudget)
+		s.stats.mu.Lock()
+		if s.stats.layers[c.ID] == l { // not forgotten meanwhile
+			l.walk = walk
+			if done {
+				l.bytes, l.inodes = walk.Usage()
+				l.walk = nil
+			}
+		}
+		s.stats.mu.Unlock()
+	}
 }
 
 func hasPrefix(s, prefix string) bool { return prefix == "" || strings.HasPrefix(s, prefix) }

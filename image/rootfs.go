@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/containerd/errdefs"
 	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/idtools"
 	"go.podman.io/storage/types"
+	"golang.org/x/sys/unix"
 )
 
 // IDMappings are the user namespace mappings (container ID to host ID)
@@ -128,28 +127,76 @@ func (s *Service) RemoveRootfs(id string) error {
 	return nil
 }
 
-// RootfsUsage is the space and inodes of container id's writable layer
-// (what it changed on top of its image), measured as du would.
-func (s *Service) RootfsUsage(id string) (bytes, inodes uint64, err error) {
+// LayerWalk measures container id's writable layer (what it changed on
+// top of its image) as du would, a bounded number of entries at a time,
+// so that a layer of a million files costs each round no more than its
+// budget: Step resumes where the last one stopped.
+type LayerWalk struct {
+	// dirs are directories still to read; entries paths read and not
+	// measured yet.
+	dirs, entries []string
+	bytes, inodes uint64
+	// links are the hard-linked inodes counted already.
+	links map[uint64]struct{}
+}
+
+// NewLayerWalk starts measuring container id's writable layer.
+func (s *Service) NewLayerWalk(id string) (*LayerWalk, error) {
 	dir, err := s.layerDir(id)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	seen := map[uint64]bool{}
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
+	return &LayerWalk{entries: []string{dir}}, nil
+}
+
+// Step measures at most budget entries (one lstat each) and tells whether
+// the whole layer has been measured. What vanishes meanwhile is skipped.
+func (w *LayerWalk) Step(budget int) (done bool) {
+	for budget > 0 {
+		if len(w.entries) == 0 {
+			if len(w.dirs) == 0 {
+				return true
+			}
+			dir := w.dirs[len(w.dirs)-1]
+			w.dirs = w.dirs[:len(w.dirs)-1]
+			names, _ := readNames(dir)
+			for _, n := range names {
+				w.entries = append(w.entries, dir+"/"+n)
+			}
+			continue
 		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
+		p := w.entries[len(w.entries)-1]
+		w.entries = w.entries[:len(w.entries)-1]
+		budget--
+		var st unix.Stat_t
+		if unix.Lstat(p, &st) != nil {
+			continue
 		}
-		if st, ok := info.Sys().(*syscall.Stat_t); ok && !seen[st.Ino] {
-			seen[st.Ino] = true
-			inodes++
-			bytes += uint64(st.Blocks) * 512
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			w.dirs = append(w.dirs, p)
+		} else if st.Nlink > 1 {
+			if _, seen := w.links[st.Ino]; seen {
+				continue
+			}
+			if w.links == nil {
+				w.links = map[uint64]struct{}{}
+			}
+			w.links[st.Ino] = struct{}{}
 		}
-		return nil
-	})
-	return bytes, inodes, err
+		w.inodes++
+		w.bytes += uint64(st.Blocks) * 512
+	}
+	return len(w.entries) == 0 && len(w.dirs) == 0
+}
+
+// Usage is what the walk has measured: the layer's, once Step is done.
+func (w *LayerWalk) Usage() (bytes, inodes uint64) { return w.bytes, w.inodes }
+
+func readNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
 }

@@ -303,6 +303,7 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	cri.Register(srv, rt, cri.NewImageService(images))
 
 	go rt.WatchExits(ctx)
+	go rt.CollectStats(ctx, cfg.StatsCollectPeriodDuration())
 	if metrics != nil {
 		msrv, addr, err := metrics.Serve(cfg.Metrics.Address)
 		if err != nil {

@@ -58,6 +58,8 @@ type Config struct {
 	Streaming StreamingConfig `toml:"streaming" json:"streaming" comment:"The server that exec, attach and port-forward streams go through (the kubelet proxies to it)."`
 	// Metrics configures the Prometheus endpoint.
 	Metrics MetricsConfig `toml:"metrics" json:"metrics" comment:"cria's own Prometheus metrics (RPC latency, pulls, objects by state) at http://<address>/metrics."`
+	// StatsCollectPeriod is how often writable layers are measured.
+	StatsCollectPeriod string `toml:"stats_collect_period" json:"stats_collect_period" comment:"How often each running container's writable layer is measured, in the background (Go duration, 1s to 10m); the stats RPCs report the last measurement. A measurement looks at no more than 10000 files of a layer, so a larger layer is measured over several periods."`
 	// Image configures pulls and the image store.
 	Image ImageConfig `toml:"image" json:"image" comment:"Image pulls and the image store (containers/storage)."`
 
@@ -121,6 +123,13 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("not a positive size")
 	}
 	return n * mult, nil
+}
+
+// StatsCollectPeriodDuration returns stats_collect_period parsed; Validate
+// has checked it.
+func (c *Config) StatsCollectPeriodDuration() time.Duration {
+	d, _ := time.ParseDuration(c.StatsCollectPeriod)
+	return d
 }
 
 // CNICacheDir is the absolute path of the CNI cache.
@@ -215,9 +224,10 @@ func Default() Config {
 			CNIPluginDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
 			CNICacheDir:   "cni-cache",
 		},
-		Pod:       PodConfig{ShmSize: "64Mi"},
-		Streaming: StreamingConfig{Address: "127.0.0.1", Port: 0, IdleTimeout: "4h"},
-		Metrics:   MetricsConfig{Enabled: false, Address: "127.0.0.1:9190"},
+		Pod:                PodConfig{ShmSize: "64Mi"},
+		Streaming:          StreamingConfig{Address: "127.0.0.1", Port: 0, IdleTimeout: "4h"},
+		Metrics:            MetricsConfig{Enabled: false, Address: "127.0.0.1:9190"},
+		StatsCollectPeriod: "10s",
 		Image: ImageConfig{
 			StorageRoot:          "storage",
 			StorageRunRoot:       "storage",
@@ -366,6 +376,9 @@ func (c *Config) Validate() error {
 		if d, err := time.ParseDuration(p.val); err != nil || d < 100*time.Millisecond || d > 10*time.Minute {
 			bad(p.key, "%q is not a duration between 100ms and 10m", p.val)
 		}
+	}
+	if d, err := time.ParseDuration(c.StatsCollectPeriod); err != nil || d < time.Second || d > 10*time.Minute {
+		bad("stats_collect_period", "%q is not a duration between 1s and 10m", c.StatsCollectPeriod)
 	}
 	oneOf(bad, "image.storage_driver", c.Image.StorageDriver, "overlay", "vfs")
 	if d, err := time.ParseDuration(c.Image.PullProgressTimeout); err != nil {

@@ -56,6 +56,12 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{name: "bad duration", in: "[image]\npull_progress_timeout = \"soon\"\n", wantErr: `image.pull_progress_timeout: "soon" is not a duration`},
+		{name: "stats period", in: "stats_collect_period = \"2s\"\n", check: func(t *testing.T, c Config) {
+			if c.StatsCollectPeriodDuration() != 2*time.Second {
+				t.Errorf("stats_collect_period = %s", c.StatsCollectPeriodDuration())
+			}
+		}},
+		{name: "stats period too short", in: "stats_collect_period = \"100ms\"\n", wantErr: `stats_collect_period: "100ms" is not a duration between 1s and 10m`},
 		{name: "duration too short", in: "[image]\npull_progress_timeout = \"10ms\"\n", wantErr: `image.pull_progress_timeout: must be at least 1s`},
 		{name: "duration wrong type", in: "[image]\npull_progress_timeout = 300\n", wantErr: `key "image.pull_progress_timeout" has the wrong type`},
 		{name: "storage root escapes", in: "[image]\nstorage_root = \"../elsewhere\"\n", wantErr: `image.storage_root: must be a clean path`},

@@ -7,10 +7,14 @@ import (
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cri/config"
+	"github.com/cria-runtime/cria/test/framework"
 )
 
 func TestStats(t *testing.T) {
-	e := newContainerEnv(t)
+	// Writable layers are measured every second instead of ten.
+	e := newContainerEnvWith(t, []framework.DaemonOption{framework.WithConfig(func(c *config.Config) { c.StatsCollectPeriod = "1s" })})
 	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
 		c.Command = []string{"sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"}
 		c.Labels = map[string]string{"tier": "stats"}
@@ -37,6 +41,11 @@ func TestStats(t *testing.T) {
 	after := stats()
 	if grew := int64(after.Memory.WorkingSetBytes.Value) - int64(before.Memory.WorkingSetBytes.Value); grew < 35<<20 {
 		t.Errorf("working set grew by %d bytes after filling 40 MiB, want ≥ 35 MiB", grew)
+	}
+	// The new file is in the layer's next measurement.
+	for deadline := time.Now().Add(5 * time.Second); after.WritableLayer.InodesUsed.Value <= before.WritableLayer.InodesUsed.Value && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		after = stats()
 	}
 	if after.WritableLayer.InodesUsed.Value <= before.WritableLayer.InodesUsed.Value {
 		t.Errorf("writable layer inodes %d → %d after creating a file", before.WritableLayer.InodesUsed.Value, after.WritableLayer.InodesUsed.Value)
