@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/errdefs/pkg/errgrpc"
@@ -16,13 +17,13 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-type loggerKey struct{}
+type rpcKey struct{}
 
-// Logger returns the request-scoped logger that the interceptor put in ctx
+// Logger returns the request-scoped logger of the RPC that ctx belongs to
 // (carrying the method and request id), or slog.Default() outside an RPC.
 func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
+	if r, ok := ctx.Value(rpcKey{}).(*rpc); ok {
+		return r.logger()
 	}
 	return slog.Default()
 }
@@ -41,7 +42,7 @@ func Logger(ctx context.Context) *slog.Logger {
 func UnaryInterceptor(base *slog.Logger, observe func(method, code string, d time.Duration)) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		r := begin(base, info.FullMethod)
-		ctx = context.WithValue(ctx, loggerKey{}, r.log)
+		ctx = context.WithValue(ctx, rpcKey{}, r)
 		defer func() {
 			if p := recover(); p != nil {
 				resp, err = nil, r.panicked(p)
@@ -61,7 +62,7 @@ func UnaryInterceptor(base *slog.Logger, observe func(method, code string, d tim
 func StreamInterceptor(stop context.Context, base *slog.Logger, observe func(method, code string, d time.Duration)) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 		r := begin(base, info.FullMethod)
-		ctx, cancel := context.WithCancel(context.WithValue(ss.Context(), loggerKey{}, r.log))
+		ctx, cancel := context.WithCancel(context.WithValue(ss.Context(), rpcKey{}, r))
 		defer cancel()
 		defer context.AfterFunc(stop, cancel)()
 		w := &loggedStream{ServerStream: ss, ctx: ctx}
@@ -97,17 +98,25 @@ func (s *loggedStream) RecvMsg(m any) error {
 type rpc struct {
 	start  time.Time
 	method string
-	log    *slog.Logger
+	base   *slog.Logger
+	// log is base with the method and request id, made on first use: most
+	// calls (a node's polling) log nothing.
+	once sync.Once
+	log  *slog.Logger
 }
 
 func begin(base *slog.Logger, fullMethod string) *rpc {
-	method := shortMethod(fullMethod)
-	return &rpc{start: time.Now(), method: method, log: base.With("method", method, "request_id", newRequestID())}
+	return &rpc{start: time.Now(), method: shortMethod(fullMethod), base: base}
+}
+
+func (r *rpc) logger() *slog.Logger {
+	r.once.Do(func() { r.log = r.base.With("method", r.method, "request_id", newRequestID()) })
+	return r.log
 }
 
 // panicked logs a handler's panic and returns the error the caller gets.
 func (r *rpc) panicked(p any) error {
-	r.log.Error("panic in handler", "panic", p, "stack", string(debug.Stack()))
+	r.logger().Error("panic in handler", "panic", p, "stack", string(debug.Stack()))
 	return status.Errorf(codes.Internal, "%s: internal error: %v", r.method, p)
 }
 
@@ -119,7 +128,6 @@ func (r *rpc) end(req any, err error, observe func(method, code string, d time.D
 	if observe != nil {
 		observe(r.method, code.String(), time.Since(r.start))
 	}
-	attrs := append(requestIDs(req), "duration", time.Since(r.start), "code", code.String())
 	level := slog.LevelInfo
 	switch {
 	case err != nil && isServerFault(code):
@@ -129,10 +137,14 @@ func (r *rpc) end(req any, err error, observe func(method, code string, d time.D
 	case quiet(r.method):
 		level = slog.LevelDebug
 	}
+	if !r.base.Enabled(context.Background(), level) {
+		return err
+	}
+	attrs := append(requestIDs(req), "duration", time.Since(r.start), "code", code.String())
 	if err != nil {
 		attrs = append(attrs, "error", status.Convert(err).Message())
 	}
-	r.log.Log(context.Background(), level, "rpc", attrs...)
+	r.logger().Log(context.Background(), level, "rpc", attrs...)
 	return err
 }
 
