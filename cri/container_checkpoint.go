@@ -16,7 +16,7 @@ import (
 
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/oci/atomicfile"
-	"github.com/cria-runtime/cria/oci/monitor"
+	"github.com/cria-runtime/cria/oci/monitor/wire"
 	"github.com/cria-runtime/cria/oci/runtime"
 )
 
@@ -60,7 +60,7 @@ func (s *RuntimeService) CheckpointContainer(ctx context.Context, req *runtimeap
 	if err := s.opts.Runtime.Checkpoint(c.ID, tmp); err != nil {
 		return nil, err
 	}
-	spec, err := readFile(c.Dir, monitor.SpecFile)
+	spec, err := readFile(c.Dir, wire.SpecFile)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ import (
 	"github.com/cria-runtime/cria/image"
 	"github.com/cria-runtime/cria/oci/atomicfile"
 	"github.com/cria-runtime/cria/oci/logfile"
-	"github.com/cria-runtime/cria/oci/monitor"
+	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
 
 // maxProfileSize bounds a Localhost seccomp profile.
@@ -199,7 +199,7 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if err != nil {
 		return nil, err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(c.Dir, monitor.SpecFile), b, 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(c.Dir, wire.SpecFile), b, 0o600); err != nil {
 		return nil, err
 	}
 	logRoot := c.Dir

@@ -14,7 +14,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cria-runtime/cria/cri/store"
-	"github.com/cria-runtime/cria/oci/monitor"
+	"github.com/cria-runtime/cria/oci/monitor/wire"
 	"github.com/cria-runtime/cria/oci/runtime"
 )
 
@@ -91,7 +91,7 @@ func waitOrKill(ctx context.Context, p *runtime.Process) (int, error) {
 
 // execProcess is the container's own process settings with cmd as argv.
 func execProcess(c *store.Container, cmd []string) (*specs.Process, error) {
-	b, err := readFile(c.Dir, monitor.SpecFile)
+	b, err := readFile(c.Dir, wire.SpecFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading the container's spec: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/oci/monitor"
+	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
 
 // createTimeout bounds how long a container's monitor may take to create
@@ -33,14 +34,14 @@ func (s *RuntimeService) createInit(c *store.Container, cfg *runtimeapi.Containe
 	if tty {
 		helperArgs = append(helperArgs, "--terminal")
 	}
-	monPid, pid, err := s.opts.Monitors.Create(monitor.Options{
+	monPid, pid, err := s.opts.Monitors.Create(wire.Options{
 		ID: c.ID, Dir: c.Dir, LogPath: c.LogPath, LogRoot: logRoot, HelperArgs: helperArgs, ExecFifo: s.opts.Runtime.ExecFifo(c.ID),
 		Terminal: tty, Stdin: cfg.GetStdin(), StdinOnce: cfg.GetStdinOnce(),
 	}, createTimeout)
 	if err != nil {
 		return err
 	}
-	return recordProcesses(c, monPid, pid, processStart)
+	return recordProcesses(c, monPid, pid, wire.ProcessStart)
 }
 
 // recordProcesses records the monitor's and the init's pids in c with
@@ -151,7 +152,7 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 // exitRecordWithin returns the exit record of c's init, waiting up to d
 // while its monitor lives: a monitor that answers that the init died
 // writes the record once it has drained the init's output.
-func (s *RuntimeService) exitRecordWithin(c *store.Container, d time.Duration) *monitor.Exit {
+func (s *RuntimeService) exitRecordWithin(c *store.Container, d time.Duration) *wire.Exit {
 	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
 		exit, _ := monitor.ReadExit(c.Dir)
 		if exit != nil || !alive(c.MonitorPid, c.MonitorStart) || time.Now().After(deadline) {
@@ -184,10 +185,10 @@ func (s *RuntimeService) startedAlready(c *store.Container) bool {
 func (s *RuntimeService) endCreated(c *store.Container) error {
 	monPid, monStart := c.MonitorPid, c.MonitorStart
 	if monPid == 0 {
-		monPid, monStart, _ = monitor.ReadPidStart(filepath.Join(c.Dir, monitor.MonitorPidFile))
+		monPid, monStart, _ = wire.ReadPidStart(filepath.Join(c.Dir, wire.MonitorPidFile))
 	}
 	for deadline := time.Now().Add(createTimeout); c.Pid == 0 && alive(monPid, monStart) && time.Now().Before(deadline); {
-		if _, err := os.Stat(filepath.Join(c.Dir, monitor.PidFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(c.Dir, wire.PidFile)); err == nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -7,12 +7,11 @@ import (
 	"slices"
 
 	"github.com/containerd/errdefs"
-
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cria-runtime/cria/cri/store"
-	"github.com/cria-runtime/cria/oci/monitor"
+	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
 
 // lockContainer takes the lock of the container that id (or an id prefix)
@@ -29,33 +28,6 @@ func (s *RuntimeService) lockContainer(id string) (_ *store.Container, unlock fu
 		return nil, nil, err
 	}
 	return c, unlock, nil
-}
-
-// currentContainer returns the container's record brought up to date with
-// its monitor (the caller holds no lock of it). It never waits for an operation in progress (a StopContainer
-// may hold the lock for its whole grace period): then it returns the
-// record as stored, which that operation brings up to date when it ends.
-// Reads, the kubelet's relists above all, must not stall behind a stop.
-func (s *RuntimeService) currentContainer(id string) (*store.Container, error) {
-	c, err := s.containers.Get(id)
-	if err != nil {
-		return nil, err
-	}
-	if s.exitPushed(c.ID) {
-		// Its exit is recorded as soon as it happens: the record is
-		// up to date.
-		return c, nil
-	}
-	unlock, ok := s.containers.TryLock(c.ID)
-	if !ok {
-		return c, nil
-	}
-	defer unlock()
-	// Read again under the lock: it may have changed or gone meanwhile.
-	if c, err = s.containers.Get(c.ID); err != nil {
-		return nil, err
-	}
-	return s.observe(c), nil
 }
 
 // ContainerStatus reports a container's state, times, exit code and
@@ -97,7 +69,7 @@ func (s *RuntimeService) ContainerStatus(ctx context.Context, req *runtimeapi.Co
 	resp := &runtimeapi.ContainerStatusResponse{Status: st}
 	if req.GetVerbose() {
 		spec := json.RawMessage("null")
-		if b, err := readFile(c.Dir, monitor.SpecFile); err == nil {
+		if b, err := readFile(c.Dir, wire.SpecFile); err == nil {
 			spec = b
 		}
 		info, err := json.Marshal(map[string]any{

@@ -3,10 +3,15 @@ package cri
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cri/store"
+	"github.com/cria-runtime/cria/oci/monitor"
 )
 
 // StopContainer sends the container's stop signal (the CRI's, else the
@@ -28,4 +33,71 @@ func (s *RuntimeService) StopContainer(ctx context.Context, req *runtimeapi.Stop
 	}
 	s.nriStopContainer(ctx, c)
 	return &runtimeapi.StopContainerResponse{}, nil
+}
+
+// stopContainer sends the stop signal, waits up to timeout for the exit,
+// then kills. A created container's waiting init is ended at once. It
+// returns the updated record. The caller holds the lock.
+func (s *RuntimeService) stopContainer(ctx context.Context, c *store.Container, timeout time.Duration) (*store.Container, error) {
+	c = s.observe(c)
+	if c.State == store.ContainerCreated && c.Reason != reasonCreating {
+		return s.stopCreated(c)
+	}
+	if c.State != store.ContainerRunning {
+		return c, nil
+	}
+	sig, _ := parseSignal(c.StopSignal) // checked at create
+	if sig == 0 {
+		sig = unix.SIGTERM
+	}
+	if timeout > 0 && alive(c.Pid, c.PidStart) {
+		if err := unix.Kill(c.Pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return nil, fmt.Errorf("signalling container %s: %w", c.ID, err)
+		}
+		if c = s.waitExit(ctx, c, timeout); c.State != store.ContainerRunning {
+			return c, nil
+		}
+	}
+	if alive(c.Pid, c.PidStart) {
+		if err := unix.Kill(c.Pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			return nil, fmt.Errorf("killing container %s: %w", c.ID, err)
+		}
+	}
+	if c = s.waitExit(ctx, c, 30*time.Second); c.State == store.ContainerRunning {
+		return nil, fmt.Errorf("container %s did not exit after SIGKILL", c.ID)
+	}
+	return c, nil
+}
+
+// stopCreated ends a created container that was never started: it exits,
+// with the status of its init, which ran nothing of the container's.
+func (s *RuntimeService) stopCreated(c *store.Container) (*store.Container, error) {
+	if err := s.endCreated(c); err != nil {
+		return nil, fmt.Errorf("stopping created container %s: %w", c.ID, err)
+	}
+	exit, _ := monitor.ReadExit(c.Dir)
+	updated, err := s.containers.Update(c.ID, func(r *store.Container) error {
+		r.State, r.Reason, r.Message = store.ContainerExited, "Error", "stopped before it was started"
+		r.ExitCode, r.FinishedAt = 128+int32(unix.SIGKILL), time.Now().UnixNano()
+		if exit != nil {
+			r.ExitCode, r.FinishedAt = int32(exit.Code), exit.FinishedAt
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(c.ID, c.SandboxID, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
+	return updated, nil
+}
+
+// waitExit polls for the exit record for up to timeout.
+func (s *RuntimeService) waitExit(ctx context.Context, c *store.Container, timeout time.Duration) *store.Container {
+	deadline := time.Now().Add(timeout)
+	for {
+		if c = s.observe(c); c.State != store.ContainerRunning || time.Now().After(deadline) || ctx.Err() != nil {
+			return c
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

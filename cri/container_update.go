@@ -17,7 +17,7 @@ import (
 	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/oci/atomicfile"
-	"github.com/cria-runtime/cria/oci/monitor"
+	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
 
 // UpdateContainerResources changes a container's cgroup limits, created
@@ -103,7 +103,7 @@ func updateSpecResources(dir string, res *specs.LinuxResources) error {
 
 // editSpec changes a container's stored spec with fn, atomically.
 func editSpec(dir string, fn func(*specs.Spec)) error {
-	b, err := readFile(dir, monitor.SpecFile)
+	b, err := readFile(dir, wire.SpecFile)
 	if err != nil {
 		return err
 	}
@@ -118,5 +118,5 @@ func editSpec(dir string, fn func(*specs.Spec)) error {
 	if b, err = json.Marshal(&spec); err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, monitor.SpecFile), b, 0o600)
+	return atomicfile.WriteFile(filepath.Join(dir, wire.SpecFile), b, 0o600)
 }

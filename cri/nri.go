@@ -15,7 +15,7 @@ import (
 	"github.com/cria-runtime/cria/cgroups"
 	"github.com/cria-runtime/cria/cri/nri"
 	"github.com/cria-runtime/cria/cri/store"
-	"github.com/cria-runtime/cria/oci/monitor"
+	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
 
 // SetNRI gives the service its NRI (nil: disabled), made from NRIDomain
@@ -55,7 +55,7 @@ func nriPod(sb *store.Sandbox) *api.PodSandbox {
 func nriContainer(c *store.Container, spec *specs.Spec) *api.Container {
 	cfg := containerConfig(c)
 	if spec == nil {
-		if b, err := readFile(c.Dir, monitor.SpecFile); err == nil {
+		if b, err := readFile(c.Dir, wire.SpecFile); err == nil {
 			spec = &specs.Spec{}
 			if json.Unmarshal(b, spec) != nil {
 				spec = nil

@@ -1,6 +1,11 @@
 // Package cri holds cria's gRPC services: the CRI runtime.v1 RuntimeService
 // and ImageService. One file per RPC, named after it (runtime_status.go,
-// image_pull.go, ...). Handlers return errors classified with
+// image_pull.go, ...), and one per state transition that several RPCs
+// share: container_observe.go (running to exited), container_exit.go (an
+// exit noticed as it happens), container_stop.go, container_destroy.go,
+// sandbox_teardown.go (ready to notready), sandbox_broken.go and
+// recover.go (after a restart); package store draws the state diagrams.
+// Handlers return errors classified with
 // github.com/containerd/errdefs; UnaryInterceptor turns them into gRPC codes.
 package cri
 

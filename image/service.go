@@ -1,7 +1,7 @@
 // Package image is cria's one home for go.podman.io/image and
 // go.podman.io/storage: pulls (deduplicated, watched for stalls, rolled back
-// on failure), listing, status, removal, filesystem usage and, later,
-// container root filesystems. It imports no other cria package; the CRI
+// on failure), listing, status, removal, filesystem usage, and container
+// root filesystems with the measure of their writable layers. It imports no other cria package; the CRI
 // handlers translate its types.
 package image
 

@@ -88,7 +88,7 @@ func (sb *standby) release() {
 }
 
 // send gives the standby its container; on failure it is let go.
-func (sb *standby) send(o Options) error {
+func (sb *standby) send(o wire.Options) error {
 	_, err := sb.options.WriteString(strings.Join(o.Args(), "\x00"))
 	if cerr := sb.options.Close(); err == nil {
 		err = cerr
@@ -156,7 +156,7 @@ func (l *Launcher) Close() {
 // and the init's pids. If the container could not be created, the error
 // says why and the monitor has exited. Create does not replace the standby
 // it used: see Refill.
-func (l *Launcher) Create(o Options, timeout time.Duration) (monitorPid, initPid int, err error) {
+func (l *Launcher) Create(o wire.Options, timeout time.Duration) (monitorPid, initPid int, err error) {
 	sb, err := l.take()
 	if err == nil {
 		err = sb.send(o)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
 
 // gone tells whether pid has exited (a zombie counts as gone).
@@ -33,7 +35,7 @@ func TestCreateTimeoutKillsTheHelperToo(t *testing.T) {
 	}
 	l := NewLauncher(fake, "/bin/true", nil)
 	defer l.Close()
-	_, _, err := l.Create(Options{ID: "c", Dir: dir, LogPath: filepath.Join(dir, "log"), ExecFifo: filepath.Join(dir, "fifo")}, 300*time.Millisecond)
+	_, _, err := l.Create(wire.Options{ID: "c", Dir: dir, LogPath: filepath.Join(dir, "log"), ExecFifo: filepath.Join(dir, "fifo")}, 300*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "not created within") {
 		t.Fatalf("Create = %v, want a timeout", err)
 	}

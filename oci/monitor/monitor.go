@@ -19,34 +19,8 @@ import (
 	"github.com/cria-runtime/cria/oci/monitor/wire"
 )
 
-// The contract with the monitor, for the daemon's use.
-type (
-	// Options are the monitor's command line.
-	Options = wire.Options
-	// Exit is a container init's end, as the monitor records it.
-	Exit = wire.Exit
-)
-
-// Files in a container's run directory (see wire).
-const (
-	SpecFile        = wire.SpecFile
-	PidFile         = wire.PidFile
-	StartErrorFile  = wire.StartErrorFile
-	MonitorPidFile  = wire.MonitorPidFile
-	ConsoleSocketFd = wire.ConsoleSocketFd
-)
-
-// ReadPid reads a pid file.
-func ReadPid(path string) (int, error) { return wire.ReadPid(path) }
-
-// ReadPidStart reads a pid file and the start time it records (0 if none).
-func ReadPidStart(path string) (int, uint64, error) { return wire.ReadPidStart(path) }
-
-// ProcessStart returns when pid started (see wire.ProcessStart).
-func ProcessStart(pid int) (uint64, error) { return wire.ProcessStart(pid) }
-
 // ReadExit returns the exit record in dir, or nil if there is none yet.
-func ReadExit(dir string) (*Exit, error) {
+func ReadExit(dir string) (*wire.Exit, error) {
 	b, err := os.ReadFile(filepath.Join(dir, wire.ExitFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -54,7 +28,7 @@ func ReadExit(dir string) (*Exit, error) {
 	if err != nil {
 		return nil, err
 	}
-	var e Exit
+	var e wire.Exit
 	if err := json.Unmarshal(b, &e); err != nil {
 		return nil, fmt.Errorf("exit record %s: %w", dir, err)
 	}

@@ -47,7 +47,7 @@ type UserNS struct {
 // Pause is a pause process that has confined itself and waits for Release.
 type Pause struct {
 	Pid   int
-	Start uint64 // see ProcessStart
+	Start uint64 // see wire.ProcessStart
 	// Exited is closed when the process ends, while this daemon is its
 	// parent.
 	Exited <-chan struct{}
@@ -147,7 +147,7 @@ func StartPause(o PauseOptions) (_ *Pause, retErr error) {
 	default:
 		return nil, fmt.Errorf("reading the pause process's report: %v %q", err, line)
 	}
-	if p.Start, err = ProcessStart(p.Pid); err != nil {
+	if p.Start, err = wire.ProcessStart(p.Pid); err != nil {
 		return nil, fmt.Errorf("the pause process: %w", err)
 	}
 	return p, nil

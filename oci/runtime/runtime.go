@@ -1,6 +1,7 @@
 // Package runtime is cria's only importer of runc's libcontainer: it
-// creates containers (in the short-lived start helper), and deletes and
-// updates them (in the daemon). libcontainer is not a stable
+// creates containers (in the short-lived start helper), runs exec
+// processes in them (in the exec helper), and deletes and updates them
+// (in the daemon). libcontainer is not a stable
 // API, so it stays behind this package; its state directory is never
 // cria's record of truth. Paths given to it are absolute.
 package runtime
