@@ -103,7 +103,7 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	defer unlock()
 	c := &store.Container{
 		ID: id, Name: name, SandboxID: sb.ID, Config: raw, ImageRef: cfg.GetImage().GetImage(),
-		State: store.ContainerCreated, Reason: reasonCreating, CreatedAt: time.Now().UnixNano(),
+		State: store.ContainerCreating, CreatedAt: time.Now().UnixNano(),
 		Dir:     filepath.Join(s.opts.Config.RunRoot, "containers", id),
 		LogPath: logFile,
 	}
@@ -234,7 +234,7 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if err := s.createInit(c, cfg, logRoot); err != nil {
 		return nil, err
 	}
-	c.Reason = ""
+	c.State = store.ContainerCreated
 	if err := s.containers.Put(c); err != nil {
 		return nil, err
 	}

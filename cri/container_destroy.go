@@ -22,7 +22,7 @@ func (s *RuntimeService) destroyContainer(ctx context.Context, c *store.Containe
 		if c, err = s.stopContainer(ctx, c, 0); err != nil {
 			return err
 		}
-	case store.ContainerCreated:
+	case store.ContainerCreating, store.ContainerCreated:
 		if err := s.endCreated(c); err != nil {
 			return err
 		}

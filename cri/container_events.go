@@ -41,7 +41,7 @@ func (s *RuntimeService) emit(id, sandboxID string, t runtimeapi.ContainerEventT
 	if sb, err := s.sandboxes.Get(sandboxID); err == nil {
 		ev.PodSandboxStatus = sandboxStatus(sb, s.podConfig(sb))
 		for _, c := range s.podContainers(sandboxID) {
-			if c.Reason == reasonCreating {
+			if c.State == store.ContainerCreating {
 				continue
 			}
 			ev.ContainersStatuses = append(ev.ContainersStatuses, &runtimeapi.ContainerStatus{

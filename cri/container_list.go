@@ -8,6 +8,8 @@ import (
 
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cri/store"
 )
 
 // ListContainers lists containers, filtered by id (or prefix), state,
@@ -26,7 +28,7 @@ func (s *RuntimeService) StreamContainers(req *runtimeapi.StreamContainersReques
 func (s *RuntimeService) listContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
 	var out []*runtimeapi.Container
 	for _, c := range s.containers.List() {
-		if c.Reason == reasonCreating {
+		if c.State == store.ContainerCreating {
 			continue // not there until its CreateContainer returns
 		}
 		if f.GetId() != "" && !strings.HasPrefix(c.ID, f.GetId()) {

@@ -79,7 +79,7 @@ func (s *RuntimeService) StartContainer(ctx context.Context, req *runtimeapi.Sta
 		return nil, err
 	}
 	defer unlock()
-	if c.State != store.ContainerCreated || c.Reason == reasonCreating {
+	if c.State != store.ContainerCreated {
 		return nil, fmt.Errorf("container %s is %s, not created: %w", c.ID, c.State, errdefs.ErrFailedPrecondition)
 	}
 	sb, err := s.sandboxes.Get(c.SandboxID)

@@ -76,7 +76,7 @@ func (s *RuntimeService) listPodStats(f *runtimeapi.PodSandboxStatsFilter) []*ru
 		byPod[c.SandboxID] = append(byPod[c.SandboxID], c)
 	}
 	for _, sb := range s.sandboxes.List() {
-		if sb.Reason == reasonCreating || !hasPrefix(sb.ID, f.GetId()) || !labelsMatch(s.podConfig(sb).GetLabels(), f.GetLabelSelector()) {
+		if sb.State == store.SandboxCreating || !hasPrefix(sb.ID, f.GetId()) || !labelsMatch(s.podConfig(sb).GetLabels(), f.GetLabelSelector()) {
 			continue
 		}
 		out = append(out, s.podStats(sb, byPod[sb.ID]))

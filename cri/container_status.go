@@ -38,7 +38,7 @@ func (s *RuntimeService) ContainerStatus(ctx context.Context, req *runtimeapi.Co
 	if err != nil {
 		return nil, err
 	}
-	if c.Reason == reasonCreating {
+	if c.State == store.ContainerCreating {
 		// Not there until its CreateContainer returns.
 		return nil, fmt.Errorf("container %s is being made: %w", c.ID, errdefs.ErrNotFound)
 	}

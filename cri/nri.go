@@ -168,13 +168,13 @@ type nriDomain struct{ s *RuntimeService }
 func (d nriDomain) Snapshot() ([]*api.PodSandbox, []*api.Container) {
 	var pods []*api.PodSandbox
 	for _, sb := range d.s.sandboxes.List() {
-		if sb.Reason != reasonCreating {
+		if sb.State != store.SandboxCreating {
 			pods = append(pods, nriPod(sb))
 		}
 	}
 	var ctrs []*api.Container
 	for _, c := range d.s.containers.List() {
-		if c.Reason != reasonCreating {
+		if c.State != store.ContainerCreating {
 			ctrs = append(ctrs, nriContainer(c, nil))
 		}
 	}

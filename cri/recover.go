@@ -21,7 +21,7 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 	log := Logger(ctx)
 	for _, c := range s.containers.List() {
 		unlock := s.containers.Lock(c.ID)
-		if c.Reason == reasonCreating {
+		if c.State == store.ContainerCreating || c.Reason == legacyCreating {
 			// A CreateContainer that a crash interrupted.
 			if err := s.destroyContainer(ctx, c); err != nil {
 				log.Warn("rolling back a container whose creation was interrupted", "container_id", c.ID, "error", err)
@@ -40,7 +40,7 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 	for _, sb := range s.sandboxes.List() {
 		unlock := s.sandboxes.Lock(sb.ID)
 		switch {
-		case sb.Reason == reasonCreating:
+		case sb.State == store.SandboxCreating || sb.Reason == legacyCreating:
 			// The crash may have come in the middle of any step, before
 			// the record said so: releasing namespaces and CNI DEL are
 			// idempotent, so always do both.
@@ -96,3 +96,7 @@ func (s *RuntimeService) recoverStart(ctx context.Context, c *store.Container) *
 	Logger(ctx).Info("adopted a container whose start was interrupted", "container_id", c.ID, "pid", updated.Pid)
 	return updated
 }
+
+// legacyCreating is how records written before the creating state marked
+// one being made (state created or notready with this reason).
+const legacyCreating = "creating"

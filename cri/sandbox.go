@@ -113,8 +113,6 @@ func pauseCgroup(driver cgroups.Driver, sb *store.Sandbox) cgroups.ProcessCgroup
 	return cgroups.ProcessCgroup{Driver: driver, Parent: sb.CgroupParent, Name: "cria-pause-" + sb.ID[:12]}
 }
 
-// reasonCreating marks a record whose RunPodSandbox has not finished.
-const reasonCreating = "creating"
 
 // sandboxDir is a sandbox's volatile directory.
 func (s *RuntimeService) sandboxDir(id string) string {

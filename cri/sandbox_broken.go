@@ -53,7 +53,7 @@ func (s *RuntimeService) checkSandbox(id string) {
 	}
 	defer unlock()
 	sb, err := s.sandboxes.Get(id)
-	if err != nil || sb.State != store.SandboxReady || sb.Reason == reasonCreating {
+	if err != nil || sb.State != store.SandboxReady {
 		return
 	}
 	if lost := lostParts(sb); lost != "" {

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cria-runtime/cria/cri/store"
 )
 
 // ListPodSandbox lists sandboxes, filtered by id (or id prefix), state and
@@ -16,7 +18,7 @@ func (s *RuntimeService) ListPodSandbox(ctx context.Context, req *runtimeapi.Lis
 func (s *RuntimeService) listSandboxes(f *runtimeapi.PodSandboxFilter) []*runtimeapi.PodSandbox {
 	var out []*runtimeapi.PodSandbox
 	for _, sb := range s.sandboxes.List() {
-		if sb.Reason == reasonCreating {
+		if sb.State == store.SandboxCreating {
 			continue // not there until its RunPodSandbox returns
 		}
 		if f.GetId() != "" && !strings.HasPrefix(sb.ID, f.GetId()) {

@@ -155,8 +155,7 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 		Config:         raw,
 		RuntimeHandler: req.GetRuntimeHandler(),
 		CreatedAt:      time.Now().UnixNano(),
-		State:          store.SandboxNotReady,
-		Reason:         reasonCreating,
+		State:          store.SandboxCreating,
 		Dir:            dir,
 		PIDMode:        pidMode(nsOpts.GetPid()),
 		CgroupParent:   cfg.GetLinux().GetCgroupParent(),
@@ -304,7 +303,7 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 		}
 	}
 
-	sb.State, sb.Reason = store.SandboxReady, ""
+	sb.State = store.SandboxReady
 	if err := s.sandboxes.Put(sb); err != nil {
 		return "", fmt.Errorf("recording sandbox: %w", err)
 	}

@@ -20,7 +20,7 @@ func (s *RuntimeService) PodSandboxStatus(ctx context.Context, req *runtimeapi.P
 	if err != nil {
 		return nil, err
 	}
-	if sb.Reason == reasonCreating {
+	if sb.State == store.SandboxCreating {
 		// Not there until its RunPodSandbox returns (an NRI plugin may
 		// still be looking at it).
 		return nil, fmt.Errorf("sandbox %s is being made: %w", sb.ID, errdefs.ErrNotFound)

@@ -4,19 +4,23 @@ import "encoding/json"
 
 // ContainerState is a container's state.
 //
-//	CreateContainer ──▶ created ── StartContainer ──▶ running ──▶ exited ── RemoveContainer ──▶ (gone)
-//	                       │                                        ▲
-//	                       └──────────── start failed ──────────────┘
+//	CreateContainer ──▶ creating ──▶ created ── StartContainer ──▶ running ──▶ exited ── RemoveContainer ──▶ (gone)
+//	                       │            │                                       ▲
+//	                       │            └──────────── start failed ─────────────┘
+//	                       └── failed, or found after a crash: rolled back ──▶ (gone)
 //
-// running becomes exited when the monitor's exit record appears (read by
-// the daemon whenever it looks), or when the monitor is gone without one
-// (reason "Unknown", as after a reboot).
+// A creating container is hidden (List*, Status, events) until its
+// CreateContainer returns. running becomes exited when the monitor's exit
+// record appears (pushed as the monitor ends, see cri/container_exit.go),
+// or when the monitor is gone without one (reason "Unknown", as after a
+// reboot).
 type ContainerState string
 
 const (
-	ContainerCreated ContainerState = "created"
-	ContainerRunning ContainerState = "running"
-	ContainerExited  ContainerState = "exited"
+	ContainerCreating ContainerState = "creating"
+	ContainerCreated  ContainerState = "created"
+	ContainerRunning  ContainerState = "running"
+	ContainerExited   ContainerState = "exited"
 )
 
 // Container is the durable record of a container.

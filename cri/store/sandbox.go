@@ -7,14 +7,15 @@ import "encoding/json"
 
 // SandboxState is a sandbox's state.
 //
-//	RunPodSandbox
-//	     │ (every step done; any failure rolls all of them back)
-//	     ▼
-//	  ready ──── StopPodSandbox ───▶ notready ── RemovePodSandbox ──▶ (gone)
+//	RunPodSandbox ──▶ creating ── failed, or found after a crash: rolled back ──▶ (gone)
+//	                     │ (every step done)
+//	                     ▼
+//	                   ready ──── StopPodSandbox ───▶ notready ── RemovePodSandbox ──▶ (gone)
 //	     │                              ▲
 //	     └──── found broken ────────────┘   (Reason says what is missing)
 //
-// "Found broken": its pause process died or a namespace pin is gone,
+// A creating sandbox is hidden (List*, Status, stats) until its
+// RunPodSandbox returns. "Found broken": its pause process died or a namespace pin is gone,
 // noticed within a second, or at a restart.
 //
 // A sandbox whose teardown failed half way stays notready with its
@@ -22,6 +23,7 @@ import "encoding/json"
 type SandboxState string
 
 const (
+	SandboxCreating SandboxState = "creating"
 	SandboxReady    SandboxState = "ready"
 	SandboxNotReady SandboxState = "notready"
 )
