@@ -12,6 +12,7 @@ import (
 
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/oci/monitor"
+	"github.com/cria-runtime/cria/oci/pidfd"
 )
 
 // StopContainer sends the container's stop signal (the CRI's, else the
@@ -40,7 +41,7 @@ func (s *RuntimeService) StopContainer(ctx context.Context, req *runtimeapi.Stop
 // returns the updated record. The caller holds the lock.
 func (s *RuntimeService) stopContainer(ctx context.Context, c *store.Container, timeout time.Duration) (*store.Container, error) {
 	c = s.observe(c)
-	if c.State == store.ContainerCreated && c.Reason != reasonCreating {
+	if c.State == store.ContainerCreated {
 		return s.stopCreated(c)
 	}
 	if c.State != store.ContainerRunning {
@@ -91,13 +92,24 @@ func (s *RuntimeService) stopCreated(c *store.Container) (*store.Container, erro
 	return updated, nil
 }
 
-// waitExit polls for the exit record for up to timeout.
+// waitExit waits up to timeout for the container's exit to be recorded:
+// on a pidfd of its init while that runs (no polling through a grace
+// period), then for the exit record that its monitor writes once it has
+// reaped the init, a moment later.
 func (s *RuntimeService) waitExit(ctx context.Context, c *store.Container, timeout time.Duration) *store.Container {
 	deadline := time.Now().Add(timeout)
-	for {
+	if p, err := pidfd.Open(c.Pid); err == nil {
+		// Opened after the pid was recorded: it is the init's only if
+		// that still runs.
+		if alive(c.Pid, c.PidStart) {
+			_ = p.WaitUntil(ctx, deadline)
+		}
+		p.Close()
+	}
+	for pause := time.Millisecond; ; pause = min(2*pause, 20*time.Millisecond) {
 		if c = s.observe(c); c.State != store.ContainerRunning || time.Now().After(deadline) || ctx.Err() != nil {
 			return c
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(pause)
 	}
 }

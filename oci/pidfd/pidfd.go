@@ -8,9 +8,11 @@
 package pidfd
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,6 +43,21 @@ func (p *Process) Wait() error {
 	// The function runs again each time the pidfd turns readable, which
 	// it does when the process ends.
 	return rc.Read(func(fd uintptr) bool { return ended(int(fd)) })
+}
+
+// WaitUntil is Wait that gives up at deadline or when ctx ends, with the
+// error of os.ErrDeadlineExceeded or ctx's.
+func (p *Process) WaitUntil(ctx context.Context, deadline time.Time) error {
+	if err := p.f.SetReadDeadline(deadline); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = p.f.SetReadDeadline(time.Now()) })
+	defer stop()
+	err := p.Wait()
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // Ended tells whether the process has ended, without waiting.

@@ -1,6 +1,7 @@
 package pidfd
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -101,4 +102,27 @@ func TestEnded(t *testing.T) {
 	if _, err := Open(cmd.Process.Pid); !errors.Is(err, unix.ESRCH) {
 		t.Errorf("Open of a reaped process: %v, want ESRCH", err)
 	}
+}
+
+func TestWaitUntil(t *testing.T) {
+	cmd := start(t)
+	p, err := Open(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.WaitUntil(context.Background(), time.Now().Add(50*time.Millisecond)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("WaitUntil past its deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if err := p.WaitUntil(ctx, time.Now().Add(time.Minute)); !errors.Is(err, context.Canceled) {
+		t.Errorf("WaitUntil with its context cancelled: %v, want context.Canceled", err)
+	}
+	time.AfterFunc(50*time.Millisecond, func() { _ = cmd.Process.Kill() })
+	// No error: the process's end, not the deadline, ended the wait.
+	if err := p.WaitUntil(context.Background(), time.Now().Add(time.Minute)); err != nil {
+		t.Errorf("WaitUntil of a process that ends: %v", err)
+	}
+	_, _ = WaitProcess(cmd.Process)
 }
