@@ -113,7 +113,6 @@ func pauseCgroup(driver cgroups.Driver, sb *store.Sandbox) cgroups.ProcessCgroup
 	return cgroups.ProcessCgroup{Driver: driver, Parent: sb.CgroupParent, Name: "cria-pause-" + sb.ID[:12]}
 }
 
-
 // sandboxDir is a sandbox's volatile directory.
 func (s *RuntimeService) sandboxDir(id string) string {
 	return filepath.Join(s.opts.Config.RunRoot, "sandboxes", id)
