@@ -1,18 +1,14 @@
 package cri
 
 import (
-	"errors"
-
-	"golang.org/x/sys/unix"
-
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/oci/pidfd"
 )
 
 // watchExit has a running container's exit recorded as soon as it
 // happens: its monitor writes the exit record and then ends, and the end
-// of the monitor's process wakes a goroutine parked on a pidfd of it (in
-// Go's poller: no thread, no polling). The record is then brought up to
+// of the monitor's process is told by a pidfd of it in pidfd.OnExit's
+// epoll set (no goroutine or thread each, no polling). The record is then brought up to
 // date under the container's lock, and its STOPPED event sent. A monitor
 // that is gone already is observed at once. Where pidfds are missing
 // (Linux before 5.3), WatchExits' sweep notices the exit.
@@ -28,25 +24,17 @@ func (s *RuntimeService) watchExit(c *store.Container) {
 	s.exitWatched[c.ID] = true
 	s.exitMu.Unlock()
 
-	p, err := pidfd.Open(c.MonitorPid)
-	if err != nil && !errors.Is(err, unix.ESRCH) {
-		s.forgetExitWatch(c.ID)
+	id := c.ID
+	cancel, err := pidfd.OnExit(c.MonitorPid, func() { s.exitSeen(id) })
+	if err != nil {
+		s.forgetExitWatch(id)
 		return
 	}
-	// Opened after the pid was recorded: if the monitor is not the one
+	// Watched after the pid was recorded: if the monitor is not the one
 	// that started then, it is gone, whatever holds its pid now.
-	if err != nil || !alive(c.MonitorPid, c.MonitorStart) {
-		if err == nil {
-			p.Close()
-		}
-		go s.exitSeen(c.ID)
-		return
+	if !alive(c.MonitorPid, c.MonitorStart) && cancel() {
+		go s.exitSeen(id)
 	}
-	go func() {
-		_ = p.Wait()
-		p.Close()
-		s.exitSeen(c.ID)
-	}()
 }
 
 // exitSeen records the exit of container id, waiting for an operation

@@ -69,7 +69,9 @@ func (l *Launcher) spawn() (*standby, error) {
 		return nil, fmt.Errorf("starting the container monitor: %w", err)
 	}
 	// Reap it if it exits while this daemon is its parent.
-	go func() { _ = pidfd.WaitCmd(cmd) }()
+	if _, err := pidfd.OnExit(cmd.Process.Pid, func() { _ = cmd.Wait() }); err != nil {
+		go func() { _ = cmd.Wait() }()
+	}
 	sb := &standby{cmd: cmd, options: optW, sync: syncR}
 	if l.cgroup != nil {
 		if err := l.cgroup.Apply(cmd.Process.Pid); err != nil {

@@ -129,7 +129,10 @@ func StartPause(o PauseOptions) (_ *Pause, retErr error) {
 		return nil, fmt.Errorf("starting the pod's pause process: %w", err)
 	}
 	exited := make(chan struct{})
-	go func() { _ = pidfd.WaitCmd(cmd); close(exited) }()
+	reap := func() { _ = cmd.Wait(); close(exited) }
+	if _, err := pidfd.OnExit(cmd.Process.Pid, reap); err != nil {
+		go reap()
+	}
 	p := &Pause{Pid: cmd.Process.Pid, Exited: exited, cmd: cmd, goPipe: goW}
 	defer func() {
 		if retErr != nil {

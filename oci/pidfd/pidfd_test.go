@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,7 +97,7 @@ func TestEnded(t *testing.T) {
 	if !p.Ended() {
 		t.Error("not Ended after Wait")
 	}
-	if _, err := WaitProcess(cmd.Process); err != nil {
+	if _, err := cmd.Process.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(cmd.Process.Pid); !errors.Is(err, unix.ESRCH) {
@@ -124,5 +125,83 @@ func TestWaitUntil(t *testing.T) {
 	if err := p.WaitUntil(context.Background(), time.Now().Add(time.Minute)); err != nil {
 		t.Errorf("WaitUntil of a process that ends: %v", err)
 	}
-	_, _ = WaitProcess(cmd.Process)
+	_, _ = cmd.Process.Wait()
+}
+
+// OnExit watches many processes with no goroutine or thread each, runs
+// each function once its process has ended, and not after cancel.
+func TestOnExit(t *testing.T) {
+	const n = 50
+	if _, err := OnExit(os.Getpid(), func() {}); err != nil { // starts the watcher
+		t.Fatal(err)
+	}
+	goroutines, thr := runtime.NumGoroutine(), threads(t)
+	ran := make(chan int, n)
+	var cmds []*exec.Cmd
+	for i := range n {
+		cmd := start(t)
+		cmds = append(cmds, cmd)
+		if _, err := OnExit(cmd.Process.Pid, func() { _ = cmd.Wait(); ran <- i }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancelled := start(t)
+	cancel, err := OnExit(cancelled.Process.Pid, func() { ran <- -1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := runtime.NumGoroutine() - goroutines; g > 5 {
+		t.Errorf("%d goroutines more while watching %d processes", g, n)
+	}
+	if grown := threads(t) - thr; grown > 5 {
+		t.Errorf("%d threads more while watching %d processes", grown, n)
+	}
+	select {
+	case i := <-ran:
+		t.Fatalf("watch %d ran while its process runs", i)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if !cancel() {
+		t.Error("cancel of a watch that has not run: false")
+	}
+	if cancel() {
+		t.Error("a second cancel: true")
+	}
+	_ = cancelled.Process.Kill()
+	_, _ = cancelled.Process.Wait()
+	for _, cmd := range cmds {
+		_ = cmd.Process.Kill()
+	}
+	seen := map[int]bool{}
+	for range n {
+		select {
+		case i := <-ran:
+			if i < 0 || seen[i] {
+				t.Fatalf("watch %d ran (twice, or after cancel)", i)
+			}
+			seen[i] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d watches ran after their processes ended", len(seen), n)
+		}
+	}
+	for _, cmd := range cmds {
+		if err := unix.Kill(cmd.Process.Pid, 0); !errors.Is(err, unix.ESRCH) {
+			t.Errorf("process %d was not reaped: %v", cmd.Process.Pid, err)
+		}
+	}
+	// A process that is gone already: at once.
+	gone := make(chan struct{})
+	if _, err := OnExit(cancelled.Process.Pid, func() { close(gone) }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Error("the watch of a reaped process did not run")
+	}
+	select {
+	case i := <-ran:
+		t.Errorf("watch %d ran after cancel", i)
+	default:
+	}
 }
