@@ -25,12 +25,22 @@ type FsUsage struct {
 const fsUsageTTL = 5 * time.Second
 
 type fsUsageCache struct {
-	walk sync.Mutex // serialises walks
-	mu   sync.Mutex // protects last and walking
+	walk sync.Mutex // serialises walks; protects layers
+	mu   sync.Mutex // protects last, walking and writable
 	last FsUsage
 	// walking tells whether a walk runs in the background.
 	walking bool
+	// layers are image layers' measurements, by layer id: a layer that is
+	// made never changes, so it is walked once.
+	layers map[string]du
+	// writable are containers' writable layers' last measurements, by
+	// container id, which their LayerWalks leave: the store's walk skips
+	// them, so that a container of a million files costs its own bounded
+	// walk and not the store's.
+	writable map[string]du
 }
+
+type du struct{ bytes, inodes uint64 }
 
 // FsUsage measures the image store as du would: blocks allocated and
 // inodes, each hard-linked inode counted once. It answers from the last
@@ -60,7 +70,9 @@ func (s *Service) FsUsage() (FsUsage, error) {
 }
 
 // measureFs walks the store and records the result as the last
-// measurement.
+// measurement: what is not a layer, each image layer the first time it
+// is seen (then its figure is reused), and containers' writable layers as
+// their own walks last measured them.
 func (s *Service) measureFs() (FsUsage, error) {
 	s.fs.walk.Lock()
 	defer s.fs.walk.Unlock()
@@ -70,11 +82,94 @@ func (s *Service) measureFs() (FsUsage, error) {
 	if err := syscall.Stat(root, &rootSt); err != nil {
 		return FsUsage{}, fmt.Errorf("measuring %s: %w", root, err)
 	}
+	made, writable, err := s.layerKinds()
+	if err != nil {
+		return FsUsage{}, fmt.Errorf("measuring %s: %w", root, err)
+	}
+	layersDir := filepath.Join(root, s.opts.Driver)
+	if s.opts.Driver == "vfs" {
+		layersDir = filepath.Join(root, "vfs", "dir")
+	}
+	if s.fs.layers == nil {
+		s.fs.layers = map[string]du{}
+	}
+	for id := range s.fs.layers {
+		if !made[id] {
+			delete(s.fs.layers, id) // removed
+		}
+	}
+	total := du{}
+	if err := walkDu(root, rootSt.Dev, &total, func(path string) bool {
+		if filepath.Dir(path) != layersDir {
+			return false
+		}
+		id := filepath.Base(path)
+		switch {
+		case writable[id]:
+			return true
+		case made[id]:
+			l, ok := s.fs.layers[id]
+			if !ok {
+				_ = walkDu(path, rootSt.Dev, &l, nil)
+				s.fs.layers[id] = l
+			}
+			total.bytes += l.bytes
+			total.inodes += l.inodes
+			return true
+		}
+		return false
+	}); err != nil {
+		return FsUsage{}, fmt.Errorf("measuring %s: %w", root, err)
+	}
+	s.fs.mu.Lock()
+	for _, w := range s.fs.writable {
+		total.bytes += w.bytes
+		total.inodes += w.inodes
+	}
+	u.UsedBytes, u.InodesUsed = total.bytes, total.inodes
+	s.fs.last = u
+	s.fs.mu.Unlock()
+	return u, nil
+}
+
+// layerKinds returns the ids of the layers that are made and belong to
+// no container (image layers, which never change), and of containers'
+// writable layers.
+func (s *Service) layerKinds() (made, writable map[string]bool, err error) {
+	layers, err := s.store.Layers()
+	if err != nil {
+		return nil, nil, err
+	}
+	made = map[string]bool{}
+	for _, l := range layers {
+		if l.Flags["incomplete"] == nil {
+			made[l.ID] = true
+		}
+	}
+	ctrs, err := s.store.Containers()
+	if err != nil {
+		return nil, nil, err
+	}
+	writable = map[string]bool{}
+	for _, c := range ctrs {
+		writable[c.LayerID] = true
+		delete(made, c.LayerID)
+	}
+	return made, writable, nil
+}
+
+// walkDu adds what dir holds on the filesystem dev to u, as du would:
+// blocks allocated and inodes, each hard-linked inode once. A directory
+// for which skip returns true is not entered (skip counts it itself).
+func walkDu(dir string, dev uint64, u *du, skip func(path string) bool) error {
 	seen := map[uint64]bool{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			// Entries vanish while layers are removed; skip them.
 			return nil
+		}
+		if d.IsDir() && skip != nil && path != dir && skip(path) {
+			return filepath.SkipDir
 		}
 		info, err := d.Info()
 		if err != nil {
@@ -84,7 +179,7 @@ func (s *Service) measureFs() (FsUsage, error) {
 		if !ok {
 			return nil
 		}
-		if st.Dev != rootSt.Dev {
+		if st.Dev != dev {
 			// A mount inside the store (a container's merged rootfs):
 			// its files are counted in their layers already.
 			if d.IsDir() {
@@ -92,19 +187,29 @@ func (s *Service) measureFs() (FsUsage, error) {
 			}
 			return nil
 		}
-		if seen[st.Ino] {
-			return nil
+		if st.Nlink > 1 && !d.IsDir() {
+			if seen[st.Ino] {
+				return nil
+			}
+			seen[st.Ino] = true
 		}
-		seen[st.Ino] = true
-		u.InodesUsed++
-		u.UsedBytes += uint64(st.Blocks) * 512
+		u.inodes++
+		u.bytes += uint64(st.Blocks) * 512
 		return nil
 	})
-	if err != nil {
-		return FsUsage{}, fmt.Errorf("measuring %s: %w", root, err)
-	}
+}
+
+// recordWritable keeps container id's writable-layer measurement for the
+// store's figure; nil forgets it.
+func (s *Service) recordWritable(id string, u *du) {
 	s.fs.mu.Lock()
-	s.fs.last = u
-	s.fs.mu.Unlock()
-	return u, nil
+	defer s.fs.mu.Unlock()
+	if u == nil {
+		delete(s.fs.writable, id)
+		return
+	}
+	if s.fs.writable == nil {
+		s.fs.writable = map[string]du{}
+	}
+	s.fs.writable[id] = *u
 }

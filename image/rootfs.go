@@ -115,6 +115,7 @@ func (s *Service) layerDir(id string) (string, error) {
 // gone succeeds.
 func (s *Service) RemoveRootfs(id string) error {
 	s.layerDirs.Delete(id)
+	s.recordWritable(id, nil)
 	if _, err := s.store.Container(id); errors.Is(err, storage.ErrContainerUnknown) || errors.Is(err, storage.ErrNotAContainer) {
 		return nil // never made, or already deleted
 	}
@@ -132,6 +133,8 @@ func (s *Service) RemoveRootfs(id string) error {
 // so that a layer of a million files costs each round no more than its
 // budget: Step resumes where the last one stopped.
 type LayerWalk struct {
+	svc *Service
+	id  string
 	// dirs are directories still to read; entries paths read and not
 	// measured yet.
 	dirs, entries []string
@@ -146,12 +149,23 @@ func (s *Service) NewLayerWalk(id string) (*LayerWalk, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &LayerWalk{entries: []string{dir}}, nil
+	return &LayerWalk{svc: s, id: id, entries: []string{dir}}, nil
 }
 
 // Step measures at most budget entries (one lstat each) and tells whether
 // the whole layer has been measured. What vanishes meanwhile is skipped.
+// A complete measurement also counts in the store's (FsUsage).
 func (w *LayerWalk) Step(budget int) (done bool) {
+	if w.step(budget) {
+		if w.svc != nil {
+			w.svc.recordWritable(w.id, &du{bytes: w.bytes, inodes: w.inodes})
+		}
+		return true
+	}
+	return false
+}
+
+func (w *LayerWalk) step(budget int) bool {
 	for budget > 0 {
 		if len(w.entries) == 0 {
 			if len(w.dirs) == 0 {

@@ -51,6 +51,28 @@ func TestStats(t *testing.T) {
 		t.Errorf("writable layer inodes %d → %d after creating a file", before.WritableLayer.InodesUsed.Value, after.WritableLayer.InodesUsed.Value)
 	}
 
+	// The image filesystem counts containers' writable layers as their
+	// own measurements last found them.
+	imageFsUsed := func() uint64 {
+		resp, err := e.d.Images.ImageFsInfo(ctxT(t), &runtimeapi.ImageFsInfoRequest{})
+		if err != nil || len(resp.ImageFilesystems) != 1 {
+			t.Fatalf("ImageFsInfo = %v, %v", resp, err)
+		}
+		return resp.ImageFilesystems[0].UsedBytes.GetValue()
+	}
+	usedBefore := imageFsUsed()
+	if _, err := e.d.Runtime.ExecSync(ctxT(t), &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"sh", "-c", "head -c 8388608 /dev/urandom > /big"}}); err != nil {
+		t.Fatal(err)
+	}
+	usedAfter := imageFsUsed()
+	for deadline := time.Now().Add(20 * time.Second); usedAfter < usedBefore+8<<20 && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+		usedAfter = imageFsUsed()
+	}
+	if usedAfter < usedBefore+8<<20 {
+		t.Errorf("image filesystem used %d → %d bytes after an 8 MiB file in a writable layer", usedBefore, usedAfter)
+	}
+
 	list := func(f *runtimeapi.ContainerStatsFilter) int {
 		resp, err := e.d.Runtime.ListContainerStats(ctxT(t), &runtimeapi.ListContainerStatsRequest{Filter: f})
 		if err != nil {
