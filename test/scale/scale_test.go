@@ -147,7 +147,8 @@ const clockTicks = 100 // USER_HZ
 // ListPodSandboxStats, ListContainerStats and ImageFsInfo, with
 // GetContainerEvents open, while 10 % of the containers are ended from
 // inside; then tears everything down. It reports the start time, the
-// daemon's CPU share and RSS over the poll (after its first fifth), each
+// daemon's CPU share and RSS over the poll (after its first fifth) and
+// with as many calls a second that do nothing (Version), each
 // RPC's latency, the delay from each exit to its event, and the teardown
 // time, and checks that every exit was reported exactly once.
 func BenchmarkScale(b *testing.B) {
@@ -197,6 +198,27 @@ func BenchmarkScale(b *testing.B) {
 		}
 		relists[step] = s
 	}
+
+	// The floor: what the same number of calls costs when each does
+	// nothing (Version), over 20 s. The poll's CPU less this is cria's.
+	floor := func() float64 {
+		pid := d.PID()
+		var from int64
+		var at time.Time
+		begin := time.Now()
+		for tick := 0; tick < 20; tick++ {
+			if tick == 4 {
+				from, at = cpuTicks(b, pid), time.Now()
+			}
+			for range 2 + 2*len(n.pods) {
+				if _, err := d.Runtime.Version(ctx, &runtimeapi.VersionRequest{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			time.Sleep(time.Until(begin.Add(time.Duration(tick+1) * time.Second)))
+		}
+		return float64(cpuTicks(b, pid)-from) / clockTicks / time.Since(at).Seconds()
+	}()
 
 	// Poll.
 	rpcs := map[string]*framework.Samples{}
@@ -310,6 +332,7 @@ func BenchmarkScale(b *testing.B) {
 	per10 := startTime / time.Duration(pods/10)
 	b.ReportMetric(ms(per10), "start-per-10-pods-ms")
 	b.ReportMetric(cpu*100, "daemon-cpu-%")
+	b.ReportMetric(floor*100, "version-calls-cpu-%")
 	b.ReportMetric(float64(rss)/1024, "daemon-rss-MiB")
 	b.ReportMetric(ms(rpcs["ListContainers"].Percentile(99)), "ListContainers-p99-ms")
 	b.ReportMetric(ms(rpcs["ListPodSandboxStats"].Percentile(99)), "ListPodSandboxStats-p99-ms")
@@ -317,6 +340,7 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(ms(teardown), "teardown-ms")
 	b.Logf("%d pods, %d containers; started in %s (%.0f ms per 10 pods); torn down in %s", pods, 2*pods, startTime.Round(time.Millisecond), ms(per10), teardown.Round(time.Millisecond))
 	b.Logf("steady state over %s: daemon CPU %.2f %% of one core, RSS %.1f MiB (max %.1f MiB)", time.Since(cpuAt).Round(time.Second), cpu*100, float64(rss)/1024, float64(maxRSS)/1024)
+	b.Logf("the same number of Version calls a second (%d), nothing else: daemon CPU %.2f %% of one core", 2+2*len(n.pods), floor*100)
 	for _, step := range []int{50, 100, pods} {
 		if s := relists[step]; s != nil {
 			b.Logf("relist (ListPodSandbox + ListContainers) with %d pods: median %.2f ms, p90 %.2f ms", step, ms(s.Percentile(50)), ms(s.Percentile(90)))
