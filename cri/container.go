@@ -50,7 +50,7 @@ func logPath(dir, rel string) (string, error) {
 // stops at fn's first error. The caller holds the sandbox's lock, so no
 // container is added meanwhile.
 func (s *RuntimeService) eachPodContainer(sandboxID string, fn func(*store.Container) error) error {
-	for _, listed := range s.podContainers(sandboxID) {
+	for _, listed := range s.containers.ListGroup(sandboxID) {
 		c, unlock, err := s.lockContainer(listed.ID)
 		if errors.Is(err, errdefs.ErrNotFound) {
 			continue
@@ -65,15 +65,4 @@ func (s *RuntimeService) eachPodContainer(sandboxID string, fn func(*store.Conta
 		}
 	}
 	return nil
-}
-
-// podContainers returns the records of a sandbox's containers.
-func (s *RuntimeService) podContainers(sandboxID string) []*store.Container {
-	var out []*store.Container
-	for _, c := range s.containers.List() {
-		if c.SandboxID == sandboxID {
-			out = append(out, c)
-		}
-	}
-	return out
 }

@@ -40,7 +40,7 @@ func (s *RuntimeService) emit(id, sandboxID string, t runtimeapi.ContainerEventT
 	ev := &runtimeapi.ContainerEventResponse{ContainerId: id, ContainerEventType: t}
 	if sb, err := s.sandboxes.Get(sandboxID); err == nil {
 		ev.PodSandboxStatus = sandboxStatus(sb, s.podConfig(sb))
-		for _, c := range s.podContainers(sandboxID) {
+		for _, c := range s.containers.ListGroup(sandboxID) {
 			if c.State == store.ContainerCreating {
 				continue
 			}

@@ -52,7 +52,7 @@ func (s *RuntimeService) PodSandboxStats(ctx context.Context, req *runtimeapi.Po
 	if err != nil {
 		return nil, err
 	}
-	return &runtimeapi.PodSandboxStatsResponse{Stats: s.podStats(sb, s.podContainers(sb.ID))}, nil
+	return &runtimeapi.PodSandboxStatsResponse{Stats: s.podStats(sb, s.containers.ListGroup(sb.ID))}, nil
 }
 
 // ListPodSandboxStats reports the stats of the pods that the filter (id or

@@ -91,9 +91,10 @@ type ImageVolume struct {
 	Path string `json:"path,omitempty"`
 }
 
-func (c *Container) recordID() string   { return c.ID }
-func (c *Container) recordName() string { return c.Name }
-func (c *Container) recordTime() int64  { return c.CreatedAt }
+func (c *Container) recordID() string    { return c.ID }
+func (c *Container) recordName() string  { return c.Name }
+func (c *Container) recordTime() int64   { return c.CreatedAt }
+func (c *Container) recordGroup() string { return c.SandboxID }
 
 // Containers holds every container record.
 type Containers = Store[Container, *Container]

@@ -84,9 +84,10 @@ type Sandbox struct {
 	StoppedAt int64 `json:"stopped_at,omitempty"`
 }
 
-func (sb *Sandbox) recordID() string   { return sb.ID }
-func (sb *Sandbox) recordName() string { return sb.Name }
-func (sb *Sandbox) recordTime() int64  { return sb.CreatedAt }
+func (sb *Sandbox) recordID() string    { return sb.ID }
+func (sb *Sandbox) recordName() string  { return sb.Name }
+func (sb *Sandbox) recordTime() int64   { return sb.CreatedAt }
+func (sb *Sandbox) recordGroup() string { return "" }
 
 // Sandboxes holds every sandbox record.
 type Sandboxes = Store[Sandbox, *Sandbox]

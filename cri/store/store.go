@@ -16,12 +16,14 @@ import (
 )
 
 // record is what a Store keeps: a pointer to a JSON-serialisable struct
-// with an id, a reserved name and a creation time.
+// with an id, a reserved name, a creation time and the group it is listed
+// in (a container's sandbox; "" for none).
 type record[T any] interface {
 	*T
 	recordID() string
 	recordName() string
 	recordTime() int64
+	recordGroup() string
 }
 
 // Store holds records of one kind, in memory and on disk under dir (one
@@ -34,9 +36,11 @@ type record[T any] interface {
 type Store[T any, P record[T]] struct {
 	dir, kind, file string
 
-	mu    sync.RWMutex      // protects byID and names
+	mu    sync.RWMutex      // protects byID, byGroup and names
 	byID  map[string]P      // published records
 	names map[string]string // reserved name → id
+	// byGroup indexes the published records by group (ListGroup).
+	byGroup map[string]map[string]P
 
 	opMu  sync.Mutex             // protects opLks
 	opLks map[string]*sync.Mutex // per-id operation locks
@@ -50,7 +54,7 @@ type Store[T any, P record[T]] struct {
 // returned as errors and left on disk, never deleted; a directory without
 // a record (a create that died before its first write) is removed.
 func Open[T any, P record[T]](dir, kind, file string) (*Store[T, P], []error) {
-	s := &Store[T, P]{dir: dir, kind: kind, file: file, byID: map[string]P{}, names: map[string]string{}, opLks: map[string]*sync.Mutex{}, syncDir: atomicfile.SyncDir}
+	s := &Store[T, P]{dir: dir, kind: kind, file: file, byID: map[string]P{}, byGroup: map[string]map[string]P{}, names: map[string]string{}, opLks: map[string]*sync.Mutex{}, syncDir: atomicfile.SyncDir}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return s, []error{err}
 	}
@@ -77,10 +81,37 @@ func Open[T any, P record[T]](dir, kind, file string) (*Store[T, P], []error) {
 			errs = append(errs, fmt.Errorf("%s record %s is unreadable: %v", kind, e.Name(), err))
 			continue
 		}
-		s.byID[r.recordID()] = r
+		s.publish(r)
 		s.names[r.recordName()] = r.recordID()
 	}
 	return s, errs
+}
+
+// publish makes r the record of its id, in byID and in its group's index.
+// The caller holds mu for writing.
+func (s *Store[T, P]) publish(r P) {
+	id := r.recordID()
+	if old, ok := s.byID[id]; ok {
+		s.unindex(old)
+	}
+	s.byID[id] = r
+	g := s.byGroup[r.recordGroup()]
+	if g == nil {
+		g = map[string]P{}
+		s.byGroup[r.recordGroup()] = g
+	}
+	g[id] = r
+}
+
+// unindex drops r from its group's index. The caller holds mu for
+// writing.
+func (s *Store[T, P]) unindex(r P) {
+	if g := s.byGroup[r.recordGroup()]; g != nil {
+		delete(g, r.recordID())
+		if len(g) == 0 {
+			delete(s.byGroup, r.recordGroup())
+		}
+	}
 }
 
 // shallow copies a published record for a reader.
@@ -176,7 +207,7 @@ func (s *Store[T, P]) Put(r P) error {
 		return fmt.Errorf("%s record %s does not decode: %w", s.kind, r.recordID(), err)
 	}
 	s.mu.Lock()
-	s.byID[r.recordID()] = c
+	s.publish(c)
 	s.names[r.recordName()] = r.recordID()
 	s.mu.Unlock()
 	return nil
@@ -215,6 +246,9 @@ func (s *Store[T, P]) Delete(id string) error {
 		return err
 	}
 	s.mu.Lock()
+	if cur, ok := s.byID[id]; ok {
+		s.unindex(cur)
+	}
 	delete(s.byID, id)
 	if s.names[r.recordName()] == id {
 		delete(s.names, r.recordName())
@@ -257,6 +291,21 @@ func (s *Store[T, P]) List() []P {
 	s.mu.RLock()
 	out := make([]P, 0, len(s.byID))
 	for _, r := range s.byID {
+		out = append(out, shallow[T, P](r))
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].recordTime() < out[j].recordTime() })
+	return out
+}
+
+// ListGroup returns copies of the records of one group (a sandbox's
+// containers), oldest first, from the group's index: its cost is the
+// group's size, not the store's.
+func (s *Store[T, P]) ListGroup(group string) []P {
+	s.mu.RLock()
+	g := s.byGroup[group]
+	out := make([]P, 0, len(g))
+	for _, r := range g {
 		out = append(out, shallow[T, P](r))
 	}
 	s.mu.RUnlock()

@@ -176,3 +176,53 @@ func BenchmarkList(b *testing.B) {
 		}
 	}
 }
+
+// ListGroup lists one sandbox's containers, oldest first, through Put,
+// Update, Delete and a reload.
+func TestListGroup(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := OpenContainers(dir)
+	for i, sb := range []string{"p1", "p2", "p1", "p1", "p2"} {
+		c := &Container{ID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("c%d_0", i), SandboxID: sb, CreatedAt: int64(10 - i)}
+		if err := s.Put(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(s *Containers, group string) string {
+		var out []string
+		for _, c := range s.ListGroup(group) {
+			out = append(out, c.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	if _, err := s.Update("c2", func(c *Container) error { c.State = ContainerExited; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete("c0"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ group, want string }{{"p1", "c3,c2"}, {"p2", "c4,c1"}, {"p3", ""}} {
+		if got := ids(s, tc.group); got != tc.want {
+			t.Errorf("ListGroup(%s) = %q, want %q", tc.group, got, tc.want)
+		}
+	}
+	if got := s.ListGroup("p1")[1]; got.State != ContainerExited {
+		t.Errorf("ListGroup gave c2 in state %q, not its updated record", got.State)
+	}
+	reloaded, errs := OpenContainers(dir)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	if got := ids(reloaded, "p1"); got != "c3,c2" {
+		t.Errorf("after a reload, ListGroup(p1) = %q", got)
+	}
+	if err := s.Delete("c4"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete("c1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(s, "p2"); got != "" || len(s.byGroup) != 1 {
+		t.Errorf("after deleting p2's containers: ListGroup(p2) = %q, %d groups indexed", got, len(s.byGroup))
+	}
+}
