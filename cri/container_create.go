@@ -238,6 +238,9 @@ func (s *RuntimeService) CreateContainer(ctx context.Context, req *runtimeapi.Cr
 	if err := s.containers.Put(c); err != nil {
 		return nil, err
 	}
+	// The cgroup is made: its paths, which stats read, are learned now
+	// and never change (a restarted daemon learns them on first use).
+	_, _ = s.cgroupPaths(id)
 	s.emit(id, sb.ID, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
 	if nriTold {
 		s.nri.PostCreateContainer(ctx, nriPod(sb), nriContainer(c, spec))

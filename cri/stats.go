@@ -224,8 +224,8 @@ func (s *RuntimeService) CollectStats(ctx context.Context, period time.Duration)
 }
 
 // collectStats is one round of CollectStats. It also learns the cgroup
-// paths of containers started since the last round, so that no stats
-// call pays for loading their runtime state.
+// paths of containers that a restarted daemon found running, so that no
+// stats call pays for loading their runtime state.
 func (s *RuntimeService) collectStats() {
 	for _, c := range s.containers.List() {
 		if c.State != store.ContainerRunning {
