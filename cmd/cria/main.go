@@ -65,13 +65,6 @@ func main() {
 	if reexec.Init() {
 		return
 	}
-	// Hidden mode: libcontainer's init, for the processes that ExecSync
-	// and Exec start in containers (containers themselves start through
-	// cria-start).
-	if len(os.Args) > 1 && os.Args[1] == runtime.InitArg {
-		runtime.Init()
-		return
-	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
