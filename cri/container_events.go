@@ -54,36 +54,33 @@ func (s *RuntimeService) emit(id, sandboxID string, t runtimeapi.ContainerEventT
 	s.events.publish(ev)
 }
 
-// exitSweepEvery is how many ticks of WatchExits pass between two sweeps
-// of the running containers.
-const exitSweepEvery = 10
+// sweepEvery is how often WatchExits looks at every running container and
+// every ready sandbox for what nothing pushed.
+const sweepEvery = 10 * time.Second
 
-// WatchExits turns ready sandboxes that lost their pause process or a
-// namespace pin notready, once a second (see checkSandbox). Exits are
-// pushed (watchExit); every ten seconds it also sweeps the running
-// containers for an exit that nothing pushed (a kernel without pidfds).
-// It returns when ctx ends.
+// WatchExits is the safety net of what is pushed. Containers' exits are
+// pushed (watchExit), pause processes' ends too (watchPause), and a change
+// of the mount table (a namespace pin unmounted) has the ready sandboxes
+// checked at once (see checkSandbox). Every sweepEvery it also looks at
+// every running container and ready sandbox, for what a kernel without
+// pidfds cannot push. It returns when ctx ends.
 func (s *RuntimeService) WatchExits(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(sweepEvery)
 	defer tick.Stop()
-	for n := 1; ; n++ {
+	mounts := mountsChanged(ctx)
+	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-mounts:
+			s.checkSandboxes()
 		case <-tick.C:
-			if n%exitSweepEvery == 0 {
-				for _, c := range s.containers.List() {
-					if c.State == store.ContainerRunning {
-						_, _ = s.currentContainer(c.ID)
-					}
+			for _, c := range s.containers.List() {
+				if c.State == store.ContainerRunning {
+					_, _ = s.currentContainer(c.ID)
 				}
 			}
-			for _, sb := range s.sandboxes.List() {
-				// Only a sandbox that looks broken is locked and read again.
-				if sb.State == store.SandboxReady && lostParts(sb) != "" {
-					s.checkSandbox(sb.ID)
-				}
-			}
+			s.checkSandboxes()
 		}
 	}
 }

@@ -65,6 +65,8 @@ func (s *RuntimeService) Recover(ctx context.Context) {
 		case sb.State == store.SandboxReady:
 			if lost := lostParts(sb); lost != "" {
 				s.markBroken(ctx, sb, "lost after restart: "+lost)
+			} else {
+				s.watchPause(sb)
 			}
 		case sb.NetworkUp || sb.Pinned || pauseAlive(sb):
 			if _, err := s.teardown(ctx, sb); err != nil {

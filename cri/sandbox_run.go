@@ -307,6 +307,7 @@ func (s *RuntimeService) runPodSandbox(ctx context.Context, name string, req *ru
 	if err := s.sandboxes.Put(sb); err != nil {
 		return "", fmt.Errorf("recording sandbox: %w", err)
 	}
+	s.watchPause(sb)
 	return id, nil
 }
 

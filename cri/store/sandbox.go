@@ -15,8 +15,9 @@ import "encoding/json"
 //	     └──── found broken ────────────┘   (Reason says what is missing)
 //
 // A creating sandbox is hidden (List*, Status, stats) until its
-// RunPodSandbox returns. "Found broken": its pause process died or a namespace pin is gone,
-// noticed within a second, or at a restart.
+// RunPodSandbox returns. "Found broken": its pause process died or a
+// namespace pin is gone, noticed as it happens (the pause's end and mount
+// table changes are pushed), or at a restart.
 //
 // A sandbox whose teardown failed half way stays notready with its
 // NetworkUp / Pinned facts telling what a later Stop or Remove must finish.
