@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -57,6 +58,12 @@ func init() {
 	// node of 250 pods. Set before main's allocations, as the runtime
 	// asks.
 	goruntime.MemProfileRate = 0
+	// The live heap is small (11 MiB on 250 pods), and Go's default lets
+	// the heap grow to twice it before collecting: collect at half
+	// instead, unless the environment says otherwise (GOGC).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 }
 
 func main() {
