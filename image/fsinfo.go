@@ -2,7 +2,7 @@ package image
 
 import (
 	"fmt"
-	"io/fs"
+	"math"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -98,8 +98,8 @@ func (s *Service) measureFs() (FsUsage, error) {
 			delete(s.fs.layers, id) // removed
 		}
 	}
-	total := du{}
-	if err := walkDu(root, rootSt.Dev, &total, func(path string) bool {
+	var total du
+	walk := &duWalk{entries: []string{root}, dev: uint64(rootSt.Dev), skip: func(path string) bool {
 		if filepath.Dir(path) != layersDir {
 			return false
 		}
@@ -110,7 +110,9 @@ func (s *Service) measureFs() (FsUsage, error) {
 		case made[id]:
 			l, ok := s.fs.layers[id]
 			if !ok {
-				_ = walkDu(path, rootSt.Dev, &l, nil)
+				lw := &duWalk{entries: []string{path}, dev: uint64(rootSt.Dev)}
+				lw.step(math.MaxInt)
+				l = lw.du
 				s.fs.layers[id] = l
 			}
 			total.bytes += l.bytes
@@ -118,9 +120,10 @@ func (s *Service) measureFs() (FsUsage, error) {
 			return true
 		}
 		return false
-	}); err != nil {
-		return FsUsage{}, fmt.Errorf("measuring %s: %w", root, err)
-	}
+	}}
+	walk.step(math.MaxInt)
+	total.bytes += walk.bytes
+	total.inodes += walk.inodes
 	s.fs.mu.Lock()
 	for _, w := range s.fs.writable {
 		total.bytes += w.bytes
@@ -156,47 +159,6 @@ func (s *Service) layerKinds() (made, writable map[string]bool, err error) {
 		delete(made, c.LayerID)
 	}
 	return made, writable, nil
-}
-
-// walkDu adds what dir holds on the filesystem dev to u, as du would:
-// blocks allocated and inodes, each hard-linked inode once. A directory
-// for which skip returns true is not entered (skip counts it itself).
-func walkDu(dir string, dev uint64, u *du, skip func(path string) bool) error {
-	seen := map[uint64]bool{}
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			// Entries vanish while layers are removed; skip them.
-			return nil
-		}
-		if d.IsDir() && skip != nil && path != dir && skip(path) {
-			return filepath.SkipDir
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		st, ok := info.Sys().(*syscall.Stat_t)
-		if !ok {
-			return nil
-		}
-		if st.Dev != dev {
-			// A mount inside the store (a container's merged rootfs):
-			// its files are counted in their layers already.
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if st.Nlink > 1 && !d.IsDir() {
-			if seen[st.Ino] {
-				return nil
-			}
-			seen[st.Ino] = true
-		}
-		u.inodes++
-		u.bytes += uint64(st.Blocks) * 512
-		return nil
-	})
 }
 
 // recordWritable keeps container id's writable-layer measurement for the

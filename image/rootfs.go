@@ -135,12 +135,7 @@ func (s *Service) RemoveRootfs(id string) error {
 type LayerWalk struct {
 	svc *Service
 	id  string
-	// dirs are directories still to read; entries paths read and not
-	// measured yet.
-	dirs, entries []string
-	bytes, inodes uint64
-	// links are the hard-linked inodes counted already.
-	links map[uint64]struct{}
+	duWalk
 }
 
 // NewLayerWalk starts measuring container id's writable layer.
@@ -149,7 +144,7 @@ func (s *Service) NewLayerWalk(id string) (*LayerWalk, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &LayerWalk{svc: s, id: id, entries: []string{dir}}, nil
+	return &LayerWalk{svc: s, id: id, duWalk: duWalk{entries: []string{dir}}}, nil
 }
 
 // Step measures at most budget entries (one lstat each) and tells whether
@@ -158,14 +153,37 @@ func (s *Service) NewLayerWalk(id string) (*LayerWalk, error) {
 func (w *LayerWalk) Step(budget int) (done bool) {
 	if w.step(budget) {
 		if w.svc != nil {
-			w.svc.recordWritable(w.id, &du{bytes: w.bytes, inodes: w.inodes})
+			w.svc.recordWritable(w.id, &w.du)
 		}
 		return true
 	}
 	return false
 }
 
-func (w *LayerWalk) step(budget int) bool {
+// Usage is what the walk has measured: the layer's, once Step is done.
+func (w *LayerWalk) Usage() (bytes, inodes uint64) { return w.bytes, w.inodes }
+
+// duWalk measures a tree as du would: blocks allocated and inodes, each
+// hard-linked inode once, a bounded number of entries at a time (step).
+type duWalk struct {
+	du
+	// dirs are directories still to read; entries paths read and not
+	// measured yet (the first is the tree's root).
+	dirs, entries []string
+	// links are the hard-linked inodes counted already.
+	links map[uint64]struct{}
+	// dev, if not 0, is the only filesystem measured: what is mounted
+	// inside the tree is neither counted nor entered.
+	dev uint64
+	// skip, if set, is asked of each directory below the root: true
+	// leaves it out (skip counts it itself, as it sees fit).
+	skip  func(path string) bool
+	begun bool
+}
+
+// step measures at most budget entries and tells whether the whole tree
+// has been measured.
+func (w *duWalk) step(budget int) bool {
 	for budget > 0 {
 		if len(w.entries) == 0 {
 			if len(w.dirs) == 0 {
@@ -181,12 +199,17 @@ func (w *LayerWalk) step(budget int) bool {
 		}
 		p := w.entries[len(w.entries)-1]
 		w.entries = w.entries[:len(w.entries)-1]
+		root := !w.begun
+		w.begun = true
 		budget--
 		var st unix.Stat_t
-		if unix.Lstat(p, &st) != nil {
+		if unix.Lstat(p, &st) != nil || w.dev != 0 && st.Dev != w.dev {
 			continue
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			if !root && w.skip != nil && w.skip(p) {
+				continue
+			}
 			w.dirs = append(w.dirs, p)
 		} else if st.Nlink > 1 {
 			if _, seen := w.links[st.Ino]; seen {
@@ -202,9 +225,6 @@ func (w *LayerWalk) step(budget int) bool {
 	}
 	return len(w.entries) == 0 && len(w.dirs) == 0
 }
-
-// Usage is what the walk has measured: the layer's, once Step is done.
-func (w *LayerWalk) Usage() (bytes, inodes uint64) { return w.bytes, w.inodes }
 
 func readNames(dir string) ([]string, error) {
 	f, err := os.Open(dir)

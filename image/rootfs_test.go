@@ -46,7 +46,7 @@ func TestLayerWalk(t *testing.T) {
 	}
 	const wantInodes = 8
 	for _, budget := range []int{1, 2, 3, 1000} {
-		w := &LayerWalk{entries: []string{dir}}
+		w := &LayerWalk{duWalk: duWalk{entries: []string{dir}}}
 		steps := 0
 		for !w.Step(budget) {
 			steps++
@@ -63,7 +63,7 @@ func TestLayerWalk(t *testing.T) {
 		}
 	}
 	// A layer gone meanwhile measures nothing and ends.
-	w := &LayerWalk{entries: []string{filepath.Join(dir, "gone")}}
+	w := &LayerWalk{duWalk: duWalk{entries: []string{filepath.Join(dir, "gone")}}}
 	if !w.Step(10) {
 		t.Error("the walk of a missing layer did not end")
 	}
