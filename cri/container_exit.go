@@ -8,8 +8,9 @@ import (
 // watchExit has a running container's exit recorded as soon as it
 // happens: its monitor writes the exit record and then ends, and the end
 // of the monitor's process is told by a pidfd of it in pidfd.OnExit's
-// epoll set (no goroutine or thread each, no polling). The record is then brought up to
-// date under the container's lock, and its STOPPED event sent. A monitor
+// epoll set (no goroutine or thread each, no polling). The record is then
+// brought up to date under the container's lock, and its STOPPED event
+// sent. A monitor
 // that is gone already is observed at once. Where pidfds are missing
 // (Linux before 5.3), WatchExits' sweep notices the exit.
 func (s *RuntimeService) watchExit(c *store.Container) {
