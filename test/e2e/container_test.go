@@ -156,6 +156,21 @@ func (e *containerEnv) waitExited(t *testing.T, id string) *runtimeapi.Container
 	}
 }
 
+// waitLogged waits until the container's log holds text: a container
+// that sets a trap says so once the trap is set.
+func (e *containerEnv) waitLogged(t *testing.T, id, text string) {
+	t.Helper()
+	logPath := e.status(t, id).LogPath
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(logPath); strings.Contains(string(b), text) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s never logged %q", id, text)
+		}
+	}
+}
+
 var criLogLine = regexp.MustCompile(`^(\S+) (stdout|stderr) (P|F) (.*)$`)
 
 // logRecords reads a CRI log file as "stream tag content" records,
@@ -384,6 +399,7 @@ func TestStopIgnoringSIGTERMIsKilledAfterTimeout(t *testing.T) {
 		c.Command = []string{"sh", "-c", "trap '' TERM; echo ready; while true; do sleep 1; done"}
 	})
 	e.start(t, id)
+	e.waitLogged(t, id, "ready") // a SIGTERM before the trap would end it
 	start := time.Now()
 	stopped := make(chan error, 1)
 	go func() {
@@ -426,11 +442,11 @@ func TestStopIgnoringSIGTERMIsKilledAfterTimeout(t *testing.T) {
 func TestStopUsesTheStopSignal(t *testing.T) {
 	e := newContainerEnv(t)
 	id := e.create(t, func(c *runtimeapi.ContainerConfig) {
-		c.Command = []string{"sh", "-c", "trap 'echo got-usr1; exit 7' USR1; while true; do sleep 0.1; done"}
+		c.Command = []string{"sh", "-c", "trap 'echo got-usr1; exit 7' USR1; echo ready; while true; do sleep 0.1; done"}
 		c.StopSignal = runtimeapi.Signal_SIGNAL_SIGUSR1
 	})
 	e.start(t, id)
-	time.Sleep(300 * time.Millisecond) // let the trap be set
+	e.waitLogged(t, id, "ready")
 	if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 10}); err != nil {
 		t.Fatal(err)
 	}

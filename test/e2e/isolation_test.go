@@ -693,15 +693,7 @@ func TestImageStopSignals(t *testing.T) {
 			c.Command = []string{"sh", "-c", "trap 'exit 7' " + tc.trap + "; echo ready; while true; do sleep 0.05; done"}
 		})
 		e.start(t, id)
-		logPath := e.status(t, id).LogPath
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if b, _ := os.ReadFile(logPath); strings.Contains(string(b), "ready") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the container never said ready")
-			}
-		}
+		e.waitLogged(t, id, "ready")
 		if _, err := e.d.Runtime.StopContainer(ctxT(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 20}); err != nil {
 			t.Fatal(err)
 		}
