@@ -6,6 +6,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cria-runtime/cria/image"
+	"github.com/cria-runtime/cria/procs"
 )
 
 // PullImage pulls an image and returns its id. Short names are normalised
@@ -21,6 +22,8 @@ func (s *ImageService) PullImage(ctx context.Context, req *runtimeapi.PullImageR
 			RegistryToken: a.RegistryToken,
 		}
 	}
+	// Decompression and digests want every CPU; polls want one.
+	defer procs.Busy()()
 	id, err := s.images.Pull(ctx, req.GetImage().GetImage(), auth)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/containerd/errdefs"
 	"go.podman.io/storage"
@@ -202,6 +203,11 @@ func (w *duWalk) step(budget int) bool {
 		root := !w.begun
 		w.begun = true
 		budget--
+		if budget%128 == 0 {
+			// The daemon serves on one P (package procs), and lstat
+			// does not give it up: let the RPCs in between.
+			runtime.Gosched()
+		}
 		var st unix.Stat_t
 		if unix.Lstat(p, &st) != nil || w.dev != 0 && st.Dev != w.dev {
 			continue

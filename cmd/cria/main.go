@@ -38,6 +38,7 @@ import (
 	"github.com/cria-runtime/cria/oci/apparmor"
 	"github.com/cria-runtime/cria/oci/monitor"
 	"github.com/cria-runtime/cria/oci/runtime"
+	"github.com/cria-runtime/cria/procs"
 )
 
 // Set by the Makefile through -ldflags -X.
@@ -330,10 +331,13 @@ func serve(cfg config.Config, stderr io.Writer) error {
 		log.Info("metrics serving", "url", "http://"+addr+"/metrics")
 	}
 
+	// Start-up (opening the store, recovery) ran on all CPUs; serving
+	// runs on one, except pulls (see package procs).
+	procs.Manage()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("cria serving", "version", version, "commit", commit, "socket", cfg.Socket, "streaming", streams.URL,
-		"cgroup_driver", driver, "cgroup_hierarchy", cgroups.Hierarchy(), "pid", os.Getpid())
+		"cgroup_driver", driver, "cgroup_hierarchy", cgroups.Hierarchy(), "gomaxprocs", goruntime.GOMAXPROCS(0), "pid", os.Getpid())
 
 	select {
 	case err := <-served:
