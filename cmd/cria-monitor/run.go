@@ -251,7 +251,8 @@ func run(o wire.Options, h *helper, syncPipe *os.File) int {
 		}()
 	}
 	exited := make(chan struct{})
-	go serveControl(ctl, log, o.ExecFifo, exited)
+	var starting sync.Mutex
+	go serveControl(ctl, log, o.ExecFifo, exited, &starting)
 	report("ok " + strconv.Itoa(pid))
 
 	exit := reap(pid)
@@ -263,6 +264,10 @@ func run(o wire.Options, h *helper, syncPipe *os.File) int {
 	case <-time.After(drainTimeout):
 	}
 	attached.closeAll()
+	// A start in flight is answered before the monitor goes: an init that
+	// ran its command and ended at once was started, and the daemon must
+	// hear "ok", not the end of the connection.
+	starting.Lock()
 	if err := atomicfile.WriteFile(filepath.Join(o.Dir, wire.ExitFile), exit.JSON(), 0o600); err != nil {
 		os.Stderr.WriteString("cria-monitor: writing the exit record: " + err.Error() + "\n")
 		return 1
@@ -299,9 +304,10 @@ func reap(pid int) wire.Exit {
 }
 
 // serveControl serves the control socket (see wire.CommandStart). exited
-// is closed once the container's init has exited.
-func serveControl(l *listener, log *logfile.File, fifo string, exited <-chan struct{}) {
-	var starting sync.Mutex // one start at a time
+// is closed once the container's init has exited. A start holds starting
+// until it is answered: one start at a time, and the monitor, which takes
+// starting before it exits, does not exit between a start and its answer.
+func serveControl(l *listener, log *logfile.File, fifo string, exited <-chan struct{}, starting *sync.Mutex) {
 	l.serve(func(c *os.File) {
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		line, err := bufio.NewReader(c).ReadString('\n')
@@ -312,8 +318,8 @@ func serveControl(l *listener, log *logfile.File, fifo string, exited <-chan str
 		switch line {
 		case wire.CommandStart + "\n":
 			starting.Lock()
+			defer starting.Unlock()
 			cmdErr = startContainer(fifo, exited)
-			starting.Unlock()
 		case wire.CommandReopen + "\n":
 			cmdErr = log.Reopen()
 		default:
