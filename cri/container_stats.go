@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/cria-runtime/cria/cri/procs"
 	"github.com/cria-runtime/cria/cri/store"
-	"github.com/cria-runtime/cria/procs"
 )
 
 // ContainerStats reports a container's CPU, memory and writable layer use.

@@ -5,8 +5,8 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/cria-runtime/cria/cri/procs"
 	"github.com/cria-runtime/cria/image"
-	"github.com/cria-runtime/cria/procs"
 )
 
 // PullImage pulls an image and returns its id. Short names are normalised

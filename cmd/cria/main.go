@@ -31,6 +31,7 @@ import (
 	"github.com/cria-runtime/cria/cri/config"
 	"github.com/cria-runtime/cria/cri/network"
 	"github.com/cria-runtime/cria/cri/nri"
+	"github.com/cria-runtime/cria/cri/procs"
 	"github.com/cria-runtime/cria/cri/prom"
 	"github.com/cria-runtime/cria/cri/store"
 	"github.com/cria-runtime/cria/cri/streaming"
@@ -38,7 +39,6 @@ import (
 	"github.com/cria-runtime/cria/oci/apparmor"
 	"github.com/cria-runtime/cria/oci/monitor"
 	"github.com/cria-runtime/cria/oci/runtime"
-	"github.com/cria-runtime/cria/procs"
 )
 
 // Set by the Makefile through -ldflags -X.
