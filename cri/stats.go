@@ -146,22 +146,34 @@ func (s *RuntimeService) podStats(sb *store.Sandbox, ctrs []*store.Container) *r
 		}
 	}
 	if ifs, ok := s.interfaceStats(sb, pids); ok {
-		ns := &runtimeapi.NetworkUsage{Timestamp: now}
-		for _, i := range ifs {
-			is := &runtimeapi.NetworkInterfaceUsage{Name: i.Name,
-				RxBytes: &runtimeapi.UInt64Value{Value: i.RxBytes}, RxErrors: &runtimeapi.UInt64Value{Value: i.RxErrors},
-				TxBytes: &runtimeapi.UInt64Value{Value: i.TxBytes}, TxErrors: &runtimeapi.UInt64Value{Value: i.TxErrors}}
-			if i.Name == "eth0" || ns.DefaultInterface == nil {
-				ns.DefaultInterface = is
-			}
-			ns.Interfaces = append(ns.Interfaces, is)
-		}
-		linux.Network = ns
+		linux.Network = networkUsage(now, ifs)
 	}
 	return &runtimeapi.PodSandboxStats{
 		Attributes: &runtimeapi.PodSandboxAttributes{Id: sb.ID, Metadata: cfg.GetMetadata(), Labels: cfg.GetLabels(), Annotations: cfg.GetAnnotations()},
 		Linux:      linux,
 	}
+}
+
+// networkUsage is a pod's network usage from the counters of its
+// interfaces: eth0 is the default interface, else the first. It is nil for
+// a namespace without interfaces (a pod between CNI's teardown and the
+// release of its namespace), because the kubelet reads the default
+// interface of every usage that it is given.
+func networkUsage(now int64, ifs []network.InterfaceStats) *runtimeapi.NetworkUsage {
+	if len(ifs) == 0 {
+		return nil
+	}
+	ns := &runtimeapi.NetworkUsage{Timestamp: now}
+	for _, i := range ifs {
+		is := &runtimeapi.NetworkInterfaceUsage{Name: i.Name,
+			RxBytes: &runtimeapi.UInt64Value{Value: i.RxBytes}, RxErrors: &runtimeapi.UInt64Value{Value: i.RxErrors},
+			TxBytes: &runtimeapi.UInt64Value{Value: i.TxBytes}, TxErrors: &runtimeapi.UInt64Value{Value: i.TxErrors}}
+		if i.Name == "eth0" || ns.DefaultInterface == nil {
+			ns.DefaultInterface = is
+		}
+		ns.Interfaces = append(ns.Interfaces, is)
+	}
+	return ns
 }
 
 // interfaceStats reads the counters of the pod's interfaces, through one

@@ -462,16 +462,10 @@ func TestSharedPIDNamespacePause(t *testing.T) {
 }
 
 func TestCNIAddFailureRollsBackAndRetrySucceeds(t *testing.T) {
-	d := framework.NewDaemon(t, framework.WithBridgeNetwork())
 	// A plugin that fails ADD (after the bridge has made a veth and taken
 	// an address) and accepts DEL.
-	pluginDir := filepath.Join(d.Dir, "test-plugins")
-	os.MkdirAll(pluginDir, 0o755)
-	os.WriteFile(filepath.Join(pluginDir, "failadd"), []byte("#!/bin/sh\nif [ \"$CNI_COMMAND\" = ADD ]; then echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"injected failure\"}'; exit 1; fi\nexit 0\n"), 0o755)
-	d.Config.Network.CNIPluginDirs = append(d.Config.Network.CNIPluginDirs, pluginDir)
-	d.WriteConfig()
-	d.WriteCNIConfig("10-bridge.conflist", d.Network.Conflist(`{"type": "failadd"}`))
-	d.Start()
+	d := pluginDaemon(t, "failadd", "#!/bin/sh\nif [ \"$CNI_COMMAND\" = ADD ]; then echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"injected failure\"}'; exit 1; fi\nexit 0\n",
+		func(d *framework.Daemon) string { return d.Network.Conflist(`{"type": "failadd"}`) })
 
 	cfg := podConfig()
 	_, err := d.Runtime.RunPodSandbox(ctxT(t), &runtimeapi.RunPodSandboxRequest{Config: cfg})
@@ -599,14 +593,22 @@ func TestCrictlPods(t *testing.T) {
 // slowNetworkDaemon is a daemon whose network ADD takes `delay` after the
 // bridge has attached the pod.
 func slowNetworkDaemon(t *testing.T, delay string) *framework.Daemon {
+	// Passes the previous result on, after a pause, on ADD.
+	return pluginDaemon(t, "slowadd", strings.ReplaceAll(slowAddPlugin, "DELAY", delay),
+		func(d *framework.Daemon) string { return d.Network.Conflist(`{"type": "slowadd"}`) })
+}
+
+// pluginDaemon starts a daemon with a bridge network whose CNI plugins
+// include the shell script given, by name, and whose CNI config is
+// conflist's.
+func pluginDaemon(t *testing.T, name, script string, conflist func(*framework.Daemon) string) *framework.Daemon {
 	d := framework.NewDaemon(t, framework.WithBridgeNetwork())
 	pluginDir := filepath.Join(d.Dir, "test-plugins")
 	os.MkdirAll(pluginDir, 0o755)
-	// Passes the previous result on, after a pause, on ADD.
-	os.WriteFile(filepath.Join(pluginDir, "slowadd"), []byte(strings.ReplaceAll(slowAddPlugin, "DELAY", delay)), 0o755)
+	os.WriteFile(filepath.Join(pluginDir, name), []byte(script), 0o755)
 	d.Config.Network.CNIPluginDirs = append(d.Config.Network.CNIPluginDirs, pluginDir)
 	d.WriteConfig()
-	d.WriteCNIConfig("10-bridge.conflist", d.Network.Conflist(`{"type": "slowadd"}`))
+	d.WriteCNIConfig("10-bridge.conflist", conflist(d))
 	d.Start()
 	return d
 }

@@ -126,3 +126,30 @@ func TestStats(t *testing.T) {
 		t.Errorf("crictl statsp:\n%s", out)
 	}
 }
+
+// A pod whose network namespace has no interface but loopback (here its
+// only plugin adds none; a pod between CNI's teardown and the release of
+// its namespace is another) has no network usage: the kubelet reads the
+// default interface of every usage that it is given.
+func TestPodStatsWithoutInterfaces(t *testing.T) {
+	d := pluginDaemon(t, "nointerfaces", "#!/bin/sh\nif [ \"$CNI_COMMAND\" = ADD ]; then echo '{\"cniVersion\":\"1.0.0\"}'; fi\nexit 0\n",
+		func(*framework.Daemon) string {
+			return `{"cniVersion": "1.0.0", "name": "cria-test", "plugins": [{"type": "nointerfaces"}]}`
+		})
+	pod := runPod(t, d, podConfig())
+
+	resp, err := d.Runtime.PodSandboxStats(ctxT(t), &runtimeapi.PodSandboxStatsRequest{PodSandboxId: pod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := resp.Stats.GetLinux().GetNetwork(); n != nil {
+		t.Errorf("network usage of a pod without interfaces = %v, want none", n)
+	}
+	if resp.Stats.GetLinux().GetMemory() == nil {
+		t.Errorf("pod stats lack memory: %v", resp.Stats)
+	}
+	lp, err := d.Runtime.ListPodSandboxStats(ctxT(t), &runtimeapi.ListPodSandboxStatsRequest{})
+	if err != nil || len(lp.Stats) != 1 || lp.Stats[0].GetLinux().GetNetwork() != nil {
+		t.Errorf("ListPodSandboxStats = %v, %v; want one pod without network usage", lp.GetStats(), err)
+	}
+}
