@@ -335,7 +335,7 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	// runs on one, except pulls (see package procs).
 	procs.Manage()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(quietListener{ln}) }()
 	log.Info("cria serving", "version", version, "commit", commit, "socket", cfg.Socket, "streaming", streams.URL,
 		"cgroup_driver", driver, "cgroup_hierarchy", cgroups.Hierarchy(), "gomaxprocs", goruntime.GOMAXPROCS(0), "pid", os.Getpid())
 
