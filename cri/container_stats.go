@@ -2,10 +2,14 @@ package cri
 
 import (
 	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/cria-runtime/cria/cri/procs"
 	"github.com/cria-runtime/cria/cri/store"
 )
 
@@ -69,17 +73,41 @@ func (s *RuntimeService) StreamPodSandboxStats(req *runtimeapi.StreamPodSandboxS
 }
 
 func (s *RuntimeService) listPodStats(f *runtimeapi.PodSandboxStatsFilter) []*runtimeapi.PodSandboxStats {
-	var out []*runtimeapi.PodSandboxStats
 	// Each pod's containers, from one listing.
 	byPod := map[string][]*store.Container{}
 	for _, c := range s.containers.List() {
 		byPod[c.SandboxID] = append(byPod[c.SandboxID], c)
 	}
+	var pods []*store.Sandbox
 	for _, sb := range s.sandboxes.List() {
 		if sb.State == store.SandboxCreating || !hasPrefix(sb.ID, f.GetId()) || !labelsMatch(s.podConfig(sb).GetLabels(), f.GetLabelSelector()) {
 			continue
 		}
-		out = append(out, s.podStats(sb, byPod[sb.ID]))
+		pods = append(pods, sb)
 	}
+	out := make([]*runtimeapi.PodSandboxStats, len(pods))
+	if len(pods) < 2*statsWorkers {
+		for i, sb := range pods {
+			out[i] = s.podStats(sb, byPod[sb.ID])
+		}
+		return out
+	}
+	// A full node's pod stats are a few thousand reads of cgroup and
+	// /proc files, kernel time mostly: spread over the CPUs, which the
+	// daemon otherwise serves on one of (package procs).
+	defer procs.Busy()()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range statsWorkers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(pods); i = int(next.Add(1) - 1) {
+				out[i] = s.podStats(pods[i], byPod[pods[i].ID])
+			}
+		})
+	}
+	wg.Wait()
 	return out
 }
+
+// statsWorkers is how many goroutines read a node's pod stats.
+var statsWorkers = runtime.NumCPU()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,36 @@ func TestStats(t *testing.T) {
 	lp, err := e.d.Runtime.ListPodSandboxStats(ctxT(t), &runtimeapi.ListPodSandboxStatsRequest{})
 	if err != nil || len(lp.Stats) != 1 {
 		t.Errorf("ListPodSandboxStats = %v, %v", lp.GetStats(), err)
+	}
+	// Enough pods for several workers to read them: each pod once, with
+	// its own containers, and the filter still applies.
+	more := map[string]int{e.pod: 2}
+	var last *runtimeapi.PodSandboxConfig
+	for range 2*runtime.NumCPU() + 1 {
+		last = podConfig()
+		id := runPod(t, e.d, last)
+		more[id] = 0
+		t.Cleanup(func() {
+			e.d.Runtime.StopPodSandbox(ctxT(t), &runtimeapi.StopPodSandboxRequest{PodSandboxId: id})
+			e.d.Runtime.RemovePodSandbox(ctxT(t), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id})
+		})
+	}
+	lp, err = e.d.Runtime.ListPodSandboxStats(ctxT(t), &runtimeapi.ListPodSandboxStatsRequest{})
+	seen := map[string]bool{}
+	for _, ps := range lp.GetStats() {
+		id := ps.Attributes.Id
+		if want, ok := more[id]; !ok || seen[id] || len(ps.Linux.Containers) != want {
+			t.Errorf("ListPodSandboxStats of %d pods: pod %s (known %v, seen before %v) with %d containers, want %d", len(more), id, ok, seen[id], len(ps.Linux.Containers), want)
+		}
+		seen[id] = true
+	}
+	if err != nil || len(seen) != len(more) {
+		t.Errorf("ListPodSandboxStats of %d pods: %d (%v)", len(more), len(seen), err)
+	}
+	lp, err = e.d.Runtime.ListPodSandboxStats(ctxT(t), &runtimeapi.ListPodSandboxStatsRequest{Filter: &runtimeapi.PodSandboxStatsFilter{
+		LabelSelector: map[string]string{"n": last.Labels["n"]}}})
+	if err != nil || len(lp.GetStats()) != 1 || lp.Stats[0].Attributes.Metadata.Name != last.Metadata.Name {
+		t.Errorf("ListPodSandboxStats by label = %v, %v; want %s alone", lp.GetStats(), err, last.Metadata.Name)
 	}
 
 	if out := e.d.Crictl(t, "stats", id); !contains(out, id[:13]) || !contains(out, "MB") {
