@@ -7,7 +7,9 @@
 // With more than one P, each wake-up of a goroutine also wakes an idle
 // thread that spins looking for work and goes back to sleep; on a 2-core
 // node, 500 calls a second that do nothing cost 6 to 7 % of a core that
-// way, and 4 to 5 % on one P. So the daemon runs on one P, and work that
+// way, and 4 to 5 % on one P (3 to 4 % since the CRI socket's reads and
+// writes stopped waking the scheduler's monitor thread: cmd/cria/conn.go).
+// So the daemon runs on one P, and work that
 // needs the CPUs (an image pull: decompression, digests) lifts it to all of
 // them while it runs (Busy). Child processes (cria-start, the monitors,
 // CNI plugins, the layer unpacker) are not affected.
