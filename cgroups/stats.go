@@ -47,6 +47,24 @@ type DeviceIO struct {
 	Reads, Writes         uint64
 }
 
+// readSubsystems are the directories that this package's readers look
+// in: v1 subsystems, and "" for the unified hierarchy.
+var readSubsystems = []string{"", "blkio", "cpu", "cpuacct", "memory", "pids"}
+
+// ReadPaths keeps of a cgroup's directories (by subsystem, as libcontainer
+// reports them) the ones that ReadUsage, ReadUsageDetail, ReadIO, ReadSpec,
+// ReadTasks and OOMKills look in. A daemon that keeps them for every
+// container keeps six strings of a v1 host's dozen or more.
+func ReadPaths(paths map[string]string) map[string]string {
+	out := make(map[string]string, len(readSubsystems))
+	for _, sub := range readSubsystems {
+		if p, ok := paths[sub]; ok {
+			out[sub] = p
+		}
+	}
+	return out
+}
+
 // ReadUsage reads what the CRI's stats report of the cgroup at paths (by
 // subsystem, as libcontainer reports them): CPU time, memory usage, limit,
 // working set, RSS, page faults, cache and processes. It reads five files
@@ -76,14 +94,15 @@ func readUsageV1(paths map[string]string) (Usage, error) {
 	u.CPUNanos = parseUint(read("cpuacct", "cpuacct.usage"))
 	u.MemoryUsage = parseUint(read("memory", "memory.usage_in_bytes"))
 	u.MemoryLimit = unlimited(parseUint(read("memory", "memory.limit_in_bytes")))
-	ms := parseKeyValues(read("memory", "memory.stat"))
+	var inactiveFile uint64
+	pick(read("memory", "memory.stat"), field{"total_rss", &u.RSS}, field{"total_pgfault", &u.PageFaults},
+		field{"total_pgmajfault", &u.MajorPageFaults}, field{"total_cache", &u.MemoryCache},
+		field{"total_mapped_file", &u.MemoryMappedFile}, field{"total_inactive_file", &inactiveFile})
 	u.Processes = parseUint(read("pids", "pids.current"))
 	if err != nil {
 		return Usage{}, err
 	}
-	u.RSS, u.PageFaults, u.MajorPageFaults = ms["total_rss"], ms["total_pgfault"], ms["total_pgmajfault"]
-	u.MemoryCache, u.MemoryMappedFile = ms["total_cache"], ms["total_mapped_file"]
-	u.WorkingSet = workingSet(u.MemoryUsage, ms["total_inactive_file"])
+	u.WorkingSet = workingSet(u.MemoryUsage, inactiveFile)
 	return u, nil
 }
 
@@ -97,19 +116,21 @@ func readUsageV2(dir string) (Usage, error) {
 		}
 		return b
 	}
-	cpu := parseKeyValues(read("cpu.stat"))
-	u.CPUNanos, u.CPUUserNanos, u.CPUSystemNanos = cpu["usage_usec"]*1000, cpu["user_usec"]*1000, cpu["system_usec"]*1000
-	u.CFSPeriods, u.CFSThrottledPeriods, u.CFSThrottledNanos = cpu["nr_periods"], cpu["nr_throttled"], cpu["throttled_usec"]*1000
+	var usage, user, system, throttled uint64 // µs
+	pick(read("cpu.stat"), field{"usage_usec", &usage}, field{"user_usec", &user}, field{"system_usec", &system},
+		field{"nr_periods", &u.CFSPeriods}, field{"nr_throttled", &u.CFSThrottledPeriods}, field{"throttled_usec", &throttled})
+	u.CPUNanos, u.CPUUserNanos, u.CPUSystemNanos, u.CFSThrottledNanos = usage*1000, user*1000, system*1000, throttled*1000
 	u.MemoryUsage = parseUint(read("memory.current"))
 	u.MemoryLimit = parseUint(read("memory.max")) // "max" reads as 0
-	ms := parseKeyValues(read("memory.stat"))
+	var inactiveFile uint64
+	pick(read("memory.stat"), field{"anon", &u.RSS}, field{"pgfault", &u.PageFaults}, field{"pgmajfault", &u.MajorPageFaults},
+		field{"file", &u.MemoryCache}, field{"file_mapped", &u.MemoryMappedFile}, field{"kernel", &u.MemoryKernel},
+		field{"inactive_file", &inactiveFile})
 	u.Processes = parseUint(read("pids.current"))
 	if err != nil {
 		return Usage{}, err
 	}
-	u.RSS, u.PageFaults, u.MajorPageFaults = ms["anon"], ms["pgfault"], ms["pgmajfault"]
-	u.MemoryCache, u.MemoryMappedFile, u.MemoryKernel = ms["file"], ms["file_mapped"], ms["kernel"]
-	u.WorkingSet = workingSet(u.MemoryUsage, ms["inactive_file"])
+	u.WorkingSet = workingSet(u.MemoryUsage, inactiveFile)
 	return u, nil
 }
 
@@ -157,9 +178,17 @@ func parseUint(s string) uint64 {
 	return v
 }
 
-// parseKeyValues reads a flat keyed file ("key value" lines).
-func parseKeyValues(s string) map[string]uint64 {
-	m := make(map[string]uint64, 64)
+// field is a key of a "key value" file and where pick puts its value.
+type field struct {
+	key string
+	to  *uint64
+}
+
+// pick parses the "key value" lines of s (memory.stat, cpu.stat) into the
+// fields that name their keys, leaving the others as they are. It builds
+// no map: a stats call reads memory.stat of every container, some forty
+// lines each.
+func pick(s string, fields ...field) {
 	for len(s) > 0 {
 		var line string
 		line, s, _ = strings.Cut(s, "\n")
@@ -167,11 +196,15 @@ func parseKeyValues(s string) map[string]uint64 {
 		if !ok {
 			continue
 		}
-		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-			m[k] = n
+		for _, f := range fields {
+			if f.key == k {
+				if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+					*f.to = n
+				}
+				break
+			}
 		}
 	}
-	return m
 }
 
 // ReadUsageDetail reads everything in Usage but IO (ReadIO reads it):

@@ -168,3 +168,47 @@ func BenchmarkReadUsage(b *testing.B) {
 		})
 	}
 }
+
+func TestReadPaths(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		in, want map[string]string
+	}{
+		{"v1 hybrid", map[string]string{
+			"": "/u/x", "blkio": "/b/x", "cpu": "/c/x", "cpuacct": "/ca/x", "cpuset": "/cs/x", "devices": "/d/x",
+			"freezer": "/f/x", "hugetlb": "/h/x", "memory": "/m/x", "name=systemd": "/s/x", "net_cls": "/n/x",
+			"perf_event": "/p/x", "pids": "/pi/x", "rdma": "/r/x", "misc": "/mi/x",
+		}, map[string]string{"": "/u/x", "blkio": "/b/x", "cpu": "/c/x", "cpuacct": "/ca/x", "memory": "/m/x", "pids": "/pi/x"}},
+		{"v2", map[string]string{"": "/sys/fs/cgroup/x"}, map[string]string{"": "/sys/fs/cgroup/x"}},
+		{"some missing", map[string]string{"memory": "/m/x", "freezer": "/f/x"}, map[string]string{"memory": "/m/x"}},
+		{"none", nil, map[string]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ReadPaths(tc.in); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("ReadPaths = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPick(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     [2]uint64
+	}{
+		{"both", "a 1\nb 2\n", [2]uint64{1, 2}},
+		{"other keys and prefixes left out", "total_a 9\na 1\nab 7\nb 2", [2]uint64{1, 2}},
+		{"missing", "c 3\n", [2]uint64{}},
+		{"not a number", "a x\nb -1\n", [2]uint64{}},
+		{"no value", "a\nb 2\n\n", [2]uint64{0, 2}},
+		{"empty", "", [2]uint64{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got [2]uint64
+			pick(tc.in, field{"a", &got[0]}, field{"b", &got[1]})
+			if got != tc.want {
+				t.Errorf("pick(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}

@@ -187,8 +187,9 @@ func (s *RuntimeService) interfaceStats(sb *store.Sandbox, pids []int) ([]networ
 	return ifs, err == nil
 }
 
-// cgroupPaths returns container id's cgroup directories, which do not
-// change once it is made: read from libcontainer's state once.
+// cgroupPaths returns container id's cgroup directories that the stats
+// read, which do not change once it is made: read from libcontainer's
+// state once.
 func (s *RuntimeService) cgroupPaths(id string) (map[string]string, error) {
 	s.stats.mu.Lock()
 	paths, ok := s.stats.paths[id]
@@ -200,6 +201,7 @@ func (s *RuntimeService) cgroupPaths(id string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	paths = cgroups.ReadPaths(paths)
 	s.stats.mu.Lock()
 	s.stats.paths[id] = paths
 	s.stats.mu.Unlock()
