@@ -75,7 +75,7 @@ func (s *RuntimeService) WatchExits(ctx context.Context) {
 		case <-mounts:
 			s.checkSandboxes()
 		case <-tick.C:
-			for _, c := range s.containers.List() {
+			for _, c := range s.containers.ListShared() {
 				if c.State == store.ContainerRunning {
 					_, _ = s.currentContainer(c.ID)
 				}

@@ -27,7 +27,7 @@ func (s *RuntimeService) StreamContainers(req *runtimeapi.StreamContainersReques
 
 func (s *RuntimeService) listContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
 	var out []*runtimeapi.Container
-	for _, c := range s.containers.List() {
+	for _, c := range s.containers.ListShared() {
 		if c.State == store.ContainerCreating {
 			continue // not there until its CreateContainer returns
 		}

@@ -29,8 +29,9 @@ func alive(pid int, start uint64) bool {
 }
 
 // observe brings a running container's record up to date with what its
-// monitor recorded: the exit record, or the monitor's absence. The caller
-// holds the container's lock.
+// monitor recorded: the exit record, or the monitor's absence. It returns
+// c, which it leaves as it is, or the updated record. The caller holds the
+// container's lock.
 func (s *RuntimeService) observe(c *store.Container) *store.Container {
 	if c.State != store.ContainerRunning {
 		return c
@@ -87,12 +88,14 @@ func (s *RuntimeService) oomKilled(id string) bool {
 }
 
 // currentContainer returns the container's record brought up to date with
-// its monitor (the caller holds no lock of it). It never waits for an operation in progress (a StopContainer
-// may hold the lock for its whole grace period): then it returns the
-// record as stored, which that operation brings up to date when it ends.
-// Reads, the kubelet's relists above all, must not stall behind a stop.
+// its monitor (the caller holds no lock of it). It never waits for an
+// operation in progress (a StopContainer may hold the lock for its whole
+// grace period): then it returns the record as stored, which that
+// operation brings up to date when it ends. Reads, the kubelet's relists
+// above all, must not stall behind a stop. The record is the store's own
+// (Shared), not a copy: callers read it and change nothing of it.
 func (s *RuntimeService) currentContainer(id string) (*store.Container, error) {
-	c, err := s.containers.Get(id)
+	c, err := s.containers.Shared(id)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +110,7 @@ func (s *RuntimeService) currentContainer(id string) (*store.Container, error) {
 	}
 	defer unlock()
 	// Read again under the lock: it may have changed or gone meanwhile.
-	if c, err = s.containers.Get(c.ID); err != nil {
+	if c, err = s.containers.Shared(c.ID); err != nil {
 		return nil, err
 	}
 	return s.observe(c), nil

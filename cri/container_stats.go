@@ -37,7 +37,7 @@ func (s *RuntimeService) StreamContainerStats(req *runtimeapi.StreamContainerSta
 
 func (s *RuntimeService) listContainerStats(f *runtimeapi.ContainerStatsFilter) []*runtimeapi.ContainerStats {
 	var out []*runtimeapi.ContainerStats
-	for _, c := range s.containers.List() {
+	for _, c := range s.containers.ListShared() {
 		if !hasPrefix(c.ID, f.GetId()) || !hasPrefix(c.SandboxID, f.GetPodSandboxId()) || !labelsMatch(s.ctrConfig(c).GetLabels(), f.GetLabelSelector()) {
 			continue
 		}
@@ -75,11 +75,11 @@ func (s *RuntimeService) StreamPodSandboxStats(req *runtimeapi.StreamPodSandboxS
 func (s *RuntimeService) listPodStats(f *runtimeapi.PodSandboxStatsFilter) []*runtimeapi.PodSandboxStats {
 	// Each pod's containers, from one listing.
 	byPod := map[string][]*store.Container{}
-	for _, c := range s.containers.List() {
+	for _, c := range s.containers.ListShared() {
 		byPod[c.SandboxID] = append(byPod[c.SandboxID], c)
 	}
 	var pods []*store.Sandbox
-	for _, sb := range s.sandboxes.List() {
+	for _, sb := range s.sandboxes.ListShared() {
 		if sb.State == store.SandboxCreating || !hasPrefix(sb.ID, f.GetId()) || !labelsMatch(s.podConfig(sb).GetLabels(), f.GetLabelSelector()) {
 			continue
 		}

@@ -69,7 +69,7 @@ func (s *RuntimeService) checkSandbox(id string) {
 // checkSandboxes checks every ready sandbox (checkSandbox); only one that
 // looks broken is locked and read again.
 func (s *RuntimeService) checkSandboxes() {
-	for _, sb := range s.sandboxes.List() {
+	for _, sb := range s.sandboxes.ListShared() {
 		if sb.State == store.SandboxReady && lostParts(sb) != "" {
 			s.checkSandbox(sb.ID)
 		}

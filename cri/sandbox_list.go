@@ -17,7 +17,7 @@ func (s *RuntimeService) ListPodSandbox(ctx context.Context, req *runtimeapi.Lis
 
 func (s *RuntimeService) listSandboxes(f *runtimeapi.PodSandboxFilter) []*runtimeapi.PodSandbox {
 	var out []*runtimeapi.PodSandbox
-	for _, sb := range s.sandboxes.List() {
+	for _, sb := range s.sandboxes.ListShared() {
 		if sb.State == store.SandboxCreating {
 			continue // not there until its RunPodSandbox returns
 		}

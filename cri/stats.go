@@ -241,7 +241,7 @@ func (s *RuntimeService) CollectStats(ctx context.Context, period time.Duration)
 // paths of containers that a restarted daemon found running, so that no
 // stats call pays for loading their runtime state.
 func (s *RuntimeService) collectStats() {
-	for _, c := range s.containers.List() {
+	for _, c := range s.containers.ListShared() {
 		if c.State != store.ContainerRunning {
 			continue
 		}

@@ -1,12 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -32,7 +33,8 @@ type record[T any] interface {
 // reader gets a shallow copy (Get, List), which shares the record's
 // slices, maps and pointed-to values with the store: change a field of it
 // by assigning the field, never in place. So reads cost a struct copy,
-// not a decode, whatever the record holds.
+// not a decode, whatever the record holds. Reads that change nothing
+// (Shared, ListShared) get the published record itself and cost no copy.
 type Store[T any, P record[T]] struct {
 	dir, kind, file string
 
@@ -113,6 +115,9 @@ func (s *Store[T, P]) unindex(r P) {
 		}
 	}
 }
+
+// oldestFirst orders records by creation time.
+func oldestFirst[T any, P record[T]](a, b P) int { return cmp.Compare(a.recordTime(), b.recordTime()) }
 
 // shallow copies a published record for a reader.
 func shallow[T any, P record[T]](r P) P {
@@ -263,13 +268,25 @@ func (s *Store[T, P]) Delete(id string) error {
 // Get returns a copy of the record with this id, or with this unique id
 // prefix. Unknown ids are errdefs.ErrNotFound.
 func (s *Store[T, P]) Get(id string) (P, error) {
+	r, err := s.Shared(id)
+	if err != nil {
+		return nil, err
+	}
+	return shallow[T, P](r), nil
+}
+
+// Shared returns the published record with this id, or with this unique
+// id prefix, itself rather than a copy: the caller must not change it in
+// any way, not even by assigning a field. It is for reads that a kubelet
+// makes hundreds of times a second (a relist, a status).
+func (s *Store[T, P]) Shared(id string) (P, error) {
 	if id == "" {
 		return nil, fmt.Errorf("%s id is empty: %w", s.kind, errdefs.ErrInvalidArgument)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if r, ok := s.byID[id]; ok {
-		return shallow[T, P](r), nil
+		return r, nil
 	}
 	var found P
 	for full, r := range s.byID {
@@ -283,18 +300,28 @@ func (s *Store[T, P]) Get(id string) (P, error) {
 	if found == nil {
 		return nil, fmt.Errorf("%s %q: %w", s.kind, id, errdefs.ErrNotFound)
 	}
-	return shallow[T, P](found), nil
+	return found, nil
 }
 
 // List returns copies of every record, oldest first.
 func (s *Store[T, P]) List() []P {
+	out := s.ListShared()
+	for i, r := range out {
+		out[i] = shallow[T, P](r)
+	}
+	return out
+}
+
+// ListShared returns every published record, oldest first, as Shared
+// does: the caller must not change them.
+func (s *Store[T, P]) ListShared() []P {
 	s.mu.RLock()
 	out := make([]P, 0, len(s.byID))
 	for _, r := range s.byID {
-		out = append(out, shallow[T, P](r))
+		out = append(out, r)
 	}
 	s.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].recordTime() < out[j].recordTime() })
+	slices.SortFunc(out, oldestFirst[T, P])
 	return out
 }
 
@@ -309,6 +336,6 @@ func (s *Store[T, P]) ListGroup(group string) []P {
 		out = append(out, shallow[T, P](r))
 	}
 	s.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].recordTime() < out[j].recordTime() })
+	slices.SortFunc(out, oldestFirst[T, P])
 	return out
 }

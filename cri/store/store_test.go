@@ -106,33 +106,48 @@ func TestUpdateUnderConcurrentReads(t *testing.T) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	var bad sync.Map
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				list := s.List()
-				if len(list) != 20 {
-					bad.Store(fmt.Sprintf("List gave %d records", len(list)), true)
-				}
-				for i, c := range list {
-					if c.ExitCode != int32(c.FinishedAt) || (c.User != nil && c.User.UID != uint32(c.ExitCode)) {
-						bad.Store(fmt.Sprintf("half an update: %+v", c), true)
+	// read runs until done, n goroutines at a time.
+	read := func(n int, once func()) {
+		for range n {
+			wg.Go(func() {
+				for {
+					select {
+					case <-done:
+						return
+					default:
 					}
-					if i > 0 && list[i-1].CreatedAt > c.CreatedAt {
-						bad.Store("List is not oldest first", true)
-					}
-					// A reader's own change stays its own.
-					c.ExitCode, c.Reason = -1, "reader"
+					once()
 				}
-			}
-		}()
+			})
+		}
 	}
+	read(4, func() {
+		list := s.List()
+		if len(list) != 20 {
+			bad.Store(fmt.Sprintf("List gave %d records", len(list)), true)
+		}
+		for i, c := range list {
+			if c.ExitCode != int32(c.FinishedAt) || (c.User != nil && c.User.UID != uint32(c.ExitCode)) {
+				bad.Store(fmt.Sprintf("half an update: %+v", c), true)
+			}
+			if i > 0 && list[i-1].CreatedAt > c.CreatedAt {
+				bad.Store("List is not oldest first", true)
+			}
+			// A reader's own change stays its own.
+			c.ExitCode, c.Reason = -1, "reader"
+		}
+	})
+	// Readers of the published records themselves, which change none.
+	read(2, func() {
+		for _, c := range s.ListShared() {
+			if c.ExitCode != int32(c.FinishedAt) || (c.User != nil && c.User.UID != uint32(c.ExitCode)) {
+				bad.Store(fmt.Sprintf("half an update, shared: %+v", c), true)
+			}
+		}
+		if c, err := s.Shared("c07"); err != nil || c.ExitCode != int32(c.FinishedAt) {
+			bad.Store(fmt.Sprintf("Shared(c07) = %+v, %v", c, err), true)
+		}
+	})
 	for n := 1; n <= updates; n++ {
 		id := fmt.Sprintf("c%02d", n%20)
 		unlock := s.Lock(id)
@@ -156,8 +171,50 @@ func TestUpdateUnderConcurrentReads(t *testing.T) {
 	}
 }
 
+// Shared gives the published record, which an update replaces and never
+// changes: what a reader holds stays as it was.
+func TestSharedIsThePublishedRecord(t *testing.T) {
+	s := openContainers(t)
+	for _, id := range []string{"abc1", "abd2"} {
+		if err := s.Put(&Container{ID: id, Name: id + "_0", State: ContainerRunning}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, err := s.Shared("abc")
+	if err != nil || held.ID != "abc1" {
+		t.Fatalf("Shared(abc) = %+v, %v", held, err)
+	}
+	if again, _ := s.Shared("abc1"); again != held {
+		t.Error("two Shared reads of an unchanged record gave two records")
+	}
+	if c, _ := s.Get("abc1"); c == held {
+		t.Error("Get gave the published record, not a copy")
+	}
+	if _, err := s.Update("abc1", func(c *Container) error { c.State, c.ExitCode = ContainerExited, 7; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if held.State != ContainerRunning || held.ExitCode != 0 {
+		t.Errorf("an update changed the record a reader held: %+v", held)
+	}
+	if now, _ := s.Shared("abc1"); now.State != ContainerExited || now.ExitCode != 7 {
+		t.Errorf("Shared after the update = %+v", now)
+	}
+	for _, tc := range []struct {
+		id   string
+		want error
+	}{{"", errdefs.ErrInvalidArgument}, {"ab", errdefs.ErrInvalidArgument}, {"x", errdefs.ErrNotFound}} {
+		if _, err := s.Shared(tc.id); !errors.Is(err, tc.want) {
+			t.Errorf("Shared(%q) = %v, want %v", tc.id, err, tc.want)
+		}
+	}
+	if got := s.ListShared(); len(got) != 2 || got[0].ID != "abc1" && got[1].ID != "abc1" {
+		t.Errorf("ListShared = %v", got)
+	}
+}
+
 // BenchmarkList lists 750 container records (250 pods of 3), each with a
-// CRI config of about 2 KiB, as a kubelet relist does.
+// CRI config of about 2 KiB, as a kubelet relist does: copies (List) and
+// the published records (ListShared).
 func BenchmarkList(b *testing.B) {
 	s, errs := OpenContainers(b.TempDir())
 	if len(errs) != 0 {
@@ -169,11 +226,18 @@ func BenchmarkList(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ResetTimer()
-	for range b.N {
-		if len(s.List()) != 750 {
-			b.Fatal("short list")
-		}
+	for _, bc := range []struct {
+		name string
+		list func() []*Container
+	}{{"List", s.List}, {"ListShared", s.ListShared}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(bc.list()) != 750 {
+					b.Fatal("short list")
+				}
+			}
+		})
 	}
 }
 
