@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// unixPair returns the two ends of a unix connection: dialled and
-// accepted.
-func unixPair(tb testing.TB) (net.Conn, net.Conn) {
+// unixPair returns the two ends of a unix connection: dialled (plain) and
+// accepted, as a quietConn if quietly.
+func unixPair(tb testing.TB, quietly bool) (net.Conn, net.Conn) {
 	tb.Helper()
 	ln, err := net.Listen("unix", filepath.Join(tb.TempDir(), "s"))
 	if err != nil {
@@ -26,7 +26,16 @@ func unixPair(tb testing.TB) (net.Conn, net.Conn) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { dialled.Close() })
-	accepted, err := quietListener{ln}.Accept()
+	accept := ln.Accept
+	if quietly {
+		q, err := listenQuietly(ln.(*net.UnixListener))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer q.dup.Close()
+		accept = q.Accept
+	}
+	accepted, err := accept()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -37,7 +46,7 @@ func unixPair(tb testing.TB) (net.Conn, net.Conn) {
 // quietPair returns a quietConn accepted on a unix socket and the plain
 // connection that dialled it.
 func quietPair(t *testing.T) (*quietConn, net.Conn) {
-	peer, c := unixPair(t)
+	peer, c := unixPair(t, true)
 	q, ok := c.(*quietConn)
 	if !ok {
 		t.Fatalf("Accept gave a %T, want a *quietConn", c)
@@ -155,18 +164,17 @@ func TestQuietConnEnds(t *testing.T) {
 
 // BenchmarkConnRoundTrip times a round trip of 100 bytes each way between
 // two connections of one process, with the process idle for a millisecond
-// between round trips, as between a kubelet's calls: plain unix
-// connections against quietConns. It reports the process's CPU and
-// context switches (each a thread put to sleep) per round trip.
+// between round trips, as between a kubelet's calls: a plain unix
+// connection (the kubelet's end) against an accepted one, plain or a
+// quietConn. It reports the process's CPU and context switches (each a
+// thread put to sleep) per round trip.
 func BenchmarkConnRoundTrip(b *testing.B) {
 	for _, bc := range []struct {
-		name string
-		wrap func(net.Conn) net.Conn
-	}{{"plain", func(c net.Conn) net.Conn { return c }}, {"quiet", quiet}} {
+		name    string
+		quietly bool
+	}{{"plain", false}, {"quiet", true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			dialled, accepted := unixPair(b)
-			// Accepted as a quietConn: the plain one under it.
-			client, server := bc.wrap(dialled), bc.wrap(accepted.(*quietConn).UnixConn)
+			client, server := unixPair(b, bc.quietly)
 			go func() {
 				buf := make([]byte, 100)
 				for {
@@ -197,5 +205,38 @@ func BenchmarkConnRoundTrip(b *testing.B) {
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 			b.ReportMetric(float64(after.Nvcsw+after.Nivcsw-before.Nvcsw-before.Nivcsw)/float64(b.N), "ctxsw/op")
 		})
+	}
+}
+
+// TestQuietListenerClose: Close ends an Accept that waits, with the error
+// that tells grpc's Serve that its listener is closed.
+func TestQuietListenerClose(t *testing.T) {
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "s"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := listenQuietly(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan error, 1)
+	go func() {
+		_, err := q.Accept()
+		accepted <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := q.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-accepted:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Accept on a closed listener: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept still waits after Close")
+	}
+	if _, err := q.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after Close: %v, want net.ErrClosed", err)
 	}
 }

@@ -189,6 +189,11 @@ func serve(cfg config.Config, stderr io.Writer) error {
 		return err
 	}
 	defer release()
+	qln, err := listenQuietly(ln)
+	if err != nil {
+		return fmt.Errorf("CRI socket: %w", err)
+	}
+	defer qln.Close() // its duplicate of the socket too, if Serve never ran
 
 	// The runtime service is made below; metrics read it at scrape time.
 	var rt *cri.RuntimeService
@@ -335,7 +340,7 @@ func serve(cfg config.Config, stderr io.Writer) error {
 	// runs on one, except pulls (see package procs).
 	procs.Manage()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(quietListener{ln}) }()
+	go func() { served <- srv.Serve(qln) }()
 	log.Info("cria serving", "version", version, "commit", commit, "socket", cfg.Socket, "streaming", streams.URL,
 		"cgroup_driver", driver, "cgroup_hierarchy", cgroups.Hierarchy(), "gomaxprocs", goruntime.GOMAXPROCS(0), "pid", os.Getpid())
 

@@ -27,7 +27,7 @@ const socketMode = 0o660
 // refused too, in case something other than cria serves it. A socket file
 // left by a daemon that crashed is removed and bound anew. Anything at path
 // that is not a socket is left alone and refused.
-func listenCRI(path string) (ln net.Listener, release func(), retErr error) {
+func listenCRI(path string) (ln *net.UnixListener, release func(), retErr error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
 		return nil, nil, fmt.Errorf("creating socket directory: %w", err)
 	}
@@ -67,7 +67,7 @@ func listenCRI(path string) (ln net.Listener, release func(), retErr error) {
 	// Bind with a umask that leaves the socket owner-only until the chmod,
 	// so it is never reachable by others, even for an instant.
 	old := syscall.Umask(0o177)
-	l, err := net.Listen("unix", path)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	syscall.Umask(old)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listening on %s: %w", path, err)
