@@ -1,11 +1,12 @@
 package image
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
-	"testing"
-
+	"strings"
 	"syscall"
+	"testing"
 )
 
 // A layer walked in steps of any budget measures what du would, and no
@@ -69,5 +70,45 @@ func TestLayerWalk(t *testing.T) {
 	}
 	if b, i := w.Usage(); b != 0 || i != 0 {
 		t.Errorf("missing layer: %d bytes, %d inodes", b, i)
+	}
+}
+
+func TestReadNames(t *testing.T) {
+	many := t.TempDir()
+	want := map[string]bool{}
+	// More entries than one read of the buffer holds.
+	for i := range 600 {
+		name := fmt.Sprintf("%03d-%s", i, strings.Repeat("n", 40))
+		if err := os.WriteFile(filepath.Join(many, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want[name] = true
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(many, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, dir string
+		want      int
+		fails     bool
+	}{
+		{"many entries", many, 600, false},
+		{"empty", t.TempDir(), 0, false},
+		{"a symlink to a directory", link, 0, true},
+		{"missing", filepath.Join(many, "missing"), 0, true},
+		{"a file", filepath.Join(many, "000-"+strings.Repeat("n", 40)), 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			names, err := readNames(tc.dir, make([]byte, 8192), nil)
+			if (err != nil) != tc.fails || len(names) != tc.want {
+				t.Fatalf("readNames = %d names, %v; want %d, failing %v", len(names), err, tc.want, tc.fails)
+			}
+			for _, n := range names {
+				if !want[n] {
+					t.Errorf("readNames gave %q", n)
+				}
+			}
+		})
 	}
 }
