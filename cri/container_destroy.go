@@ -55,6 +55,8 @@ func (s *RuntimeService) destroyContainer(ctx context.Context, c *store.Containe
 	}
 	s.forgetStats(c.ID)
 	s.ctrConfigs.forget(c.ID)
+	s.statuses.forget(c.ID)
+	s.listed.forget(c.ID)
 	s.emit(c.ID, c.SandboxID, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT)
 	return nil
 }

@@ -40,28 +40,40 @@ func (s *RuntimeService) listContainers(f *runtimeapi.ContainerFilter) []*runtim
 		if cur, err := s.currentContainer(c.ID); err == nil {
 			c = cur
 		}
-		state := containerState(c)
-		if f.GetState() != nil && f.GetState().GetState() != state {
+		e := s.listed.get(c, s.buildListed, s.containerLive)
+		if f.GetState() != nil && f.GetState().GetState() != e.State {
 			continue
 		}
-		cfg := s.ctrConfig(c)
-		if !labelsMatch(cfg.GetLabels(), f.GetLabelSelector()) {
+		if !labelsMatch(e.Labels, f.GetLabelSelector()) {
 			continue
 		}
-		out = append(out, &runtimeapi.Container{
-			Id:           c.ID,
-			PodSandboxId: c.SandboxID,
-			Metadata:     cfg.GetMetadata(),
-			Image:        &runtimeapi.ImageSpec{Image: c.ImageRef},
-			ImageRef:     c.ImageID,
-			ImageId:      c.ImageID,
-			State:        state,
-			CreatedAt:    c.CreatedAt,
-			Labels:       cfg.GetLabels(),
-			Annotations:  cfg.GetAnnotations(),
-		})
+		out = append(out, e)
 	}
 	return out
+}
+
+// buildListed is c's entry in ListContainers, which it keeps for as long
+// as c is the container's record (s.listed).
+func (s *RuntimeService) buildListed(c *store.Container) *runtimeapi.Container {
+	cfg := s.ctrConfig(c)
+	return &runtimeapi.Container{
+		Id:           c.ID,
+		PodSandboxId: c.SandboxID,
+		Metadata:     cfg.GetMetadata(),
+		Image:        &runtimeapi.ImageSpec{Image: c.ImageRef},
+		ImageRef:     c.ImageID,
+		ImageId:      c.ImageID,
+		State:        containerState(c),
+		CreatedAt:    c.CreatedAt,
+		Labels:       cfg.GetLabels(),
+		Annotations:  cfg.GetAnnotations(),
+	}
+}
+
+// containerLive tells whether container id is in the store.
+func (s *RuntimeService) containerLive(id string) bool {
+	_, err := s.containers.Shared(id)
+	return err == nil
 }
 
 func readFile(dir, name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }

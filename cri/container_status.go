@@ -42,6 +42,32 @@ func (s *RuntimeService) ContainerStatus(ctx context.Context, req *runtimeapi.Co
 		// Not there until its CreateContainer returns.
 		return nil, fmt.Errorf("container %s is being made: %w", c.ID, errdefs.ErrNotFound)
 	}
+	resp := &runtimeapi.ContainerStatusResponse{Status: s.statuses.get(c, s.buildStatus, s.containerLive)}
+	if req.GetVerbose() {
+		spec := json.RawMessage("null")
+		if b, err := readFile(c.Dir, wire.SpecFile); err == nil {
+			spec = b
+		}
+		info, err := json.Marshal(map[string]any{
+			"id":          c.ID,
+			"sandboxID":   c.SandboxID,
+			"pid":         c.Pid,
+			"monitorPid":  c.MonitorPid,
+			"rootfs":      c.Rootfs,
+			"runtimeSpec": spec,
+			"runtime":     map[string]any{"name": "runc (libcontainer)", "root": s.opts.Runtime.Root, "bundle": c.Dir},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("encoding container info: %w", err)
+		}
+		resp.Info = map[string]string{"info": string(info)}
+	}
+	return resp, nil
+}
+
+// buildStatus is the CRI status of c, which ContainerStatus keeps for as
+// long as c is the container's record (s.statuses).
+func (s *RuntimeService) buildStatus(c *store.Container) *runtimeapi.ContainerStatus {
 	cfg := s.ctrConfig(c)
 	st := &runtimeapi.ContainerStatus{
 		Id:          c.ID,
@@ -66,27 +92,7 @@ func (s *RuntimeService) ContainerStatus(ctx context.Context, req *runtimeapi.Co
 	if c.State != store.ContainerExited {
 		st.ExitCode = 0
 	}
-	resp := &runtimeapi.ContainerStatusResponse{Status: st}
-	if req.GetVerbose() {
-		spec := json.RawMessage("null")
-		if b, err := readFile(c.Dir, wire.SpecFile); err == nil {
-			spec = b
-		}
-		info, err := json.Marshal(map[string]any{
-			"id":          c.ID,
-			"sandboxID":   c.SandboxID,
-			"pid":         c.Pid,
-			"monitorPid":  c.MonitorPid,
-			"rootfs":      c.Rootfs,
-			"runtimeSpec": spec,
-			"runtime":     map[string]any{"name": "runc (libcontainer)", "root": s.opts.Runtime.Root, "bundle": c.Dir},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("encoding container info: %w", err)
-		}
-		resp.Info = map[string]string{"info": string(info)}
-	}
-	return resp, nil
+	return st
 }
 
 func containerState(c *store.Container) runtimeapi.ContainerState {

@@ -118,6 +118,10 @@ type RuntimeService struct {
 	// ctrConfigs and podConfigs keep records' CRI configs decoded.
 	ctrConfigs *decoded[*runtimeapi.ContainerConfig]
 	podConfigs *decoded[*runtimeapi.PodSandboxConfig]
+	// statuses and listed keep what ContainerStatus and ListContainers
+	// build of containers' records.
+	statuses *views[*runtimeapi.ContainerStatus]
+	listed   *views[*runtimeapi.Container]
 
 	exitMu sync.Mutex // protects exitWatched
 	// exitWatched holds the running containers whose monitor's end is
@@ -154,6 +158,8 @@ func NewRuntimeService(opts Options) *RuntimeService {
 	s := &RuntimeService{opts: opts, sandboxes: opts.Sandboxes, containers: opts.Containers, events: newEvents(), stats: statsCollector{samples: map[string]*sample{}, paths: map[string]map[string]string{}, layers: map[string]*layerUsage{}}, runs: map[string]*runOp{}, unclaimed: map[string]string{}, exitWatched: map[string]bool{},
 		ctrConfigs:      newDecoded(func() *runtimeapi.ContainerConfig { return &runtimeapi.ContainerConfig{} }),
 		podConfigs:      newDecoded(func() *runtimeapi.PodSandboxConfig { return &runtimeapi.PodSandboxConfig{} }),
+		statuses:        newViews[*runtimeapi.ContainerStatus](),
+		listed:          newViews[*runtimeapi.Container](),
 		hasMountSetattr: probeMountSetattr(), selinuxEnabled: probeSELinux(), oomScoreAdjFloor: probeOOMScoreAdjFloor(),
 		node: probeNode(cgroups.IsV2()), cdi: specgen.NewCDI(opts.Config.CDISpecDirs)}
 	s.userns, s.usernsWhy = probeUserns(opts.Images, opts.Config.Root)
