@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -80,12 +81,14 @@ func ReadUsage(paths map[string]string) (Usage, error) {
 func readUsageV1(paths map[string]string) (Usage, error) {
 	var u Usage
 	var err error
-	read := func(subsystem, file string) string {
+	// Each file is parsed before the next is read into buf.
+	var buf [4096]byte
+	read := func(subsystem, file string) []byte {
 		dir, ok := paths[subsystem]
 		if !ok || err != nil {
-			return ""
+			return nil
 		}
-		b, rerr := readSmall(filepath.Join(dir, file))
+		b, rerr := readSmall(filepath.Join(dir, file), buf[:0])
 		if rerr != nil {
 			err = fmt.Errorf("cgroup stats: %w", rerr)
 		}
@@ -109,8 +112,10 @@ func readUsageV1(paths map[string]string) (Usage, error) {
 func readUsageV2(dir string) (Usage, error) {
 	var u Usage
 	var err error
-	read := func(file string) string {
-		b, rerr := readSmall(filepath.Join(dir, file))
+	// Each file is parsed before the next is read into buf.
+	var buf [4096]byte
+	read := func(file string) []byte {
+		b, rerr := readSmall(filepath.Join(dir, file), buf[:0])
 		if rerr != nil && err == nil {
 			err = fmt.Errorf("cgroup stats: %w", rerr)
 		}
@@ -134,16 +139,17 @@ func readUsageV2(dir string) (Usage, error) {
 	return u, nil
 }
 
-// readSmall reads a cgroup file of at most 64 KiB. It goes around os.File:
-// Go would register each cgroupfs file in its poller (kernfs files are
-// pollable), an epoll_ctl in and out per read, a quarter of the cost.
-func readSmall(path string) (string, error) {
+// readSmall reads a cgroup file of at most 64 KiB into buf, which it grows
+// if the file needs more. It goes around os.File: Go would register each
+// cgroupfs file in its poller (kernfs files are pollable), an epoll_ctl in
+// and out per read, a quarter of the cost.
+func readSmall(path string, buf []byte) ([]byte, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 0, 4096)
+	buf = buf[:0]
 	for len(buf) < 64<<10 {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -153,14 +159,14 @@ func readSmall(path string) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", &os.PathError{Op: "read", Path: path, Err: err}
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
 		}
 		if n == 0 {
 			break
 		}
 		buf = buf[:len(buf)+n]
 	}
-	return string(buf), nil
+	return buf, nil
 }
 
 // workingSet is the usage less the inactive file cache, as the kubelet
@@ -173,8 +179,8 @@ func workingSet(usage, inactiveFile uint64) uint64 {
 }
 
 // parseUint reads a cgroup file's number; "max" and garbage read as 0.
-func parseUint(s string) uint64 {
-	v, _ := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+func parseUint(b []byte) uint64 {
+	v, _ := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
 	return v
 }
 
@@ -184,21 +190,21 @@ type field struct {
 	to  *uint64
 }
 
-// pick parses the "key value" lines of s (memory.stat, cpu.stat) into the
+// pick parses the "key value" lines of b (memory.stat, cpu.stat) into the
 // fields that name their keys, leaving the others as they are. It builds
 // no map: a stats call reads memory.stat of every container, some forty
 // lines each.
-func pick(s string, fields ...field) {
-	for len(s) > 0 {
-		var line string
-		line, s, _ = strings.Cut(s, "\n")
-		k, v, ok := strings.Cut(line, " ")
+func pick(b []byte, fields ...field) {
+	for len(b) > 0 {
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte{'\n'})
+		k, v, ok := bytes.Cut(line, []byte{' '})
 		if !ok {
 			continue
 		}
 		for _, f := range fields {
-			if f.key == k {
-				if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+			if f.key == string(k) {
+				if n, err := strconv.ParseUint(string(v), 10, 64); err == nil {
 					*f.to = n
 				}
 				break

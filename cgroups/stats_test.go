@@ -205,7 +205,7 @@ func TestPick(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got [2]uint64
-			pick(tc.in, field{"a", &got[0]}, field{"b", &got[1]})
+			pick([]byte(tc.in), field{"a", &got[0]}, field{"b", &got[1]})
 			if got != tc.want {
 				t.Errorf("pick(%q) = %v, want %v", tc.in, got, tc.want)
 			}

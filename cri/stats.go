@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -23,6 +24,9 @@ type sample struct {
 	usage     cgroups.Usage
 	nanoCores uint64
 	layer     layerUsage
+	// stats is what containerStats built of the sample, once: a node's
+	// stats calls come in pairs (pods', then containers').
+	stats atomic.Pointer[runtimeapi.ContainerStats]
 }
 
 // statsCollector caches the last sample of each container; consecutive
@@ -80,21 +84,26 @@ func (s *RuntimeService) sample(c *store.Container) (*sample, error) {
 }
 
 // containerStats builds the CRI stats of a container; a container that is
-// not running has only its attributes and writable layer.
+// not running has only its attributes and writable layer. The stats of a
+// running one are built once per sample, and shared: read only.
 func (s *RuntimeService) containerStats(c *store.Container) *runtimeapi.ContainerStats {
 	cfg := s.ctrConfig(c)
-	st := &runtimeapi.ContainerStats{Attributes: &runtimeapi.ContainerAttributes{
+	attrs := &runtimeapi.ContainerAttributes{
 		Id: c.ID, Metadata: cfg.GetMetadata(), Labels: cfg.GetLabels(), Annotations: cfg.GetAnnotations(),
-	}}
+	}
 	if c.State != store.ContainerRunning {
-		return st
+		return &runtimeapi.ContainerStats{Attributes: attrs}
 	}
 	sm, err := s.sample(c)
 	if err != nil {
+		return &runtimeapi.ContainerStats{Attributes: attrs}
+	}
+	if st := sm.stats.Load(); st != nil {
 		return st
 	}
 	ts := sm.at.UnixNano()
 	u := sm.usage
+	st := &runtimeapi.ContainerStats{Attributes: attrs}
 	st.Cpu = &runtimeapi.CpuUsage{Timestamp: ts, UsageCoreNanoSeconds: &runtimeapi.UInt64Value{Value: u.CPUNanos}, UsageNanoCores: &runtimeapi.UInt64Value{Value: sm.nanoCores}}
 	st.Memory = &runtimeapi.MemoryUsage{
 		Timestamp: ts, WorkingSetBytes: &runtimeapi.UInt64Value{Value: u.WorkingSet}, UsageBytes: &runtimeapi.UInt64Value{Value: u.MemoryUsage},
@@ -108,7 +117,10 @@ func (s *RuntimeService) containerStats(c *store.Container) *runtimeapi.Containe
 		Timestamp: ts, FsId: &runtimeapi.FilesystemIdentifier{Mountpoint: s.opts.Config.StorageRoot()},
 		UsedBytes: &runtimeapi.UInt64Value{Value: sm.layer.bytes}, InodesUsed: &runtimeapi.UInt64Value{Value: sm.layer.inodes},
 	}
-	return st
+	if sm.stats.CompareAndSwap(nil, st) {
+		return st
+	}
+	return sm.stats.Load() // built meanwhile by another call
 }
 
 // podStats sums the pod's containers, ctrs, and reads its network

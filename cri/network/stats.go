@@ -1,12 +1,10 @@
 package network
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -63,23 +61,25 @@ func ReadInterfaceStatsVia(path string, pids []int) ([]InterfaceStats, error) {
 	return ReadInterfaceStats(path)
 }
 
-// parseNetDev parses /proc/net/dev.
+// parseNetDev parses /proc/net/dev, in place: a node's pod stats parse
+// one a pod.
 func parseNetDev(b []byte) []InterfaceStats {
 	var out []InterfaceStats
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		name, rest, ok := strings.Cut(sc.Text(), ":")
+	for len(b) > 0 {
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte{'\n'})
+		name, rest, ok := bytes.Cut(line, []byte{':'})
 		if !ok {
 			continue
 		}
-		name = strings.TrimSpace(name)
-		f := strings.Fields(rest)
-		if name == "lo" || len(f) < 16 {
+		name = bytes.TrimSpace(name)
+		f := bytes.Fields(rest)
+		if string(name) == "lo" || len(f) < 16 {
 			continue
 		}
-		n := func(i int) uint64 { v, _ := strconv.ParseUint(f[i], 10, 64); return v }
+		n := func(i int) uint64 { v, _ := strconv.ParseUint(string(f[i]), 10, 64); return v }
 		out = append(out, InterfaceStats{
-			Name: name, RxBytes: n(0), RxPackets: n(1), RxErrors: n(2), RxDropped: n(3),
+			Name: string(name), RxBytes: n(0), RxPackets: n(1), RxErrors: n(2), RxDropped: n(3),
 			TxBytes: n(8), TxPackets: n(9), TxErrors: n(10), TxDropped: n(11),
 		})
 	}

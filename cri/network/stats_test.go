@@ -12,14 +12,33 @@ import (
 )
 
 func TestParseNetDev(t *testing.T) {
-	in := []byte(`Inter-|   Receive                                                |  Transmit
+	const header = `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
-    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0
+`
+	for _, tc := range []struct {
+		name string
+		in   string
+		want []InterfaceStats
+	}{
+		{"loopback left out", header + `    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0
   eth0:   12345      10    1    2    0     0          0         0     6789       7    3    4    0     0       0          0
-`)
-	want := []InterfaceStats{{Name: "eth0", RxBytes: 12345, RxPackets: 10, RxErrors: 1, RxDropped: 2, TxBytes: 6789, TxPackets: 7, TxErrors: 3, TxDropped: 4}}
-	if got := parseNetDev(in); !reflect.DeepEqual(got, want) {
-		t.Errorf("parseNetDev = %+v, want %+v", got, want)
+`, []InterfaceStats{{Name: "eth0", RxBytes: 12345, RxPackets: 10, RxErrors: 1, RxDropped: 2, TxBytes: 6789, TxPackets: 7, TxErrors: 3, TxDropped: 4}}},
+		// A counter as wide as its column leaves no space after the colon.
+		{"no space after the colon", header + `eth0:12345678901      10    1    2    0     0          0         0     6789       7    3    4    0     0       0          0
+  net1:       5       1    0    0    0     0          0         0        6       1    0    0    0     0       0          0`,
+			[]InterfaceStats{
+				{Name: "eth0", RxBytes: 12345678901, RxPackets: 10, RxErrors: 1, RxDropped: 2, TxBytes: 6789, TxPackets: 7, TxErrors: 3, TxDropped: 4},
+				{Name: "net1", RxBytes: 5, RxPackets: 1, TxBytes: 6, TxPackets: 1},
+			}},
+		{"a short line skipped", header + "  eth0: 1 2 3\n", nil},
+		{"only loopback", header + "    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n", nil},
+		{"empty", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := parseNetDev([]byte(tc.in)); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("parseNetDev = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }
 
