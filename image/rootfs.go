@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 
 	"github.com/containerd/errdefs"
 	"go.podman.io/storage"
@@ -180,7 +181,13 @@ type duWalk struct {
 	// leaves it out (skip counts it itself, as it sees fit).
 	skip  func(path string) bool
 	begun bool
-	// buf and names are readNames', kept from one directory to the next.
+}
+
+// dirents are readNames' buffer and names, shared by the walks: a node's
+// collector walks every container's layer anew each round.
+var dirents = sync.Pool{New: func() any { return &direntBuf{buf: make([]byte, 8192)} }}
+
+type direntBuf struct {
 	buf   []byte
 	names []string
 }
@@ -195,13 +202,13 @@ func (w *duWalk) step(budget int) bool {
 			}
 			dir := w.dirs[len(w.dirs)-1]
 			w.dirs = w.dirs[:len(w.dirs)-1]
-			if w.buf == nil {
-				w.buf = make([]byte, 8192)
-			}
-			w.names, _ = readNames(dir, w.buf, w.names[:0])
-			for _, n := range w.names {
+			d := dirents.Get().(*direntBuf)
+			d.names, _ = readNames(dir, d.buf, d.names[:0])
+			for _, n := range d.names {
 				w.entries = append(w.entries, dir+"/"+n)
 			}
+			clear(d.names) // the pool keeps the slice, not the names
+			dirents.Put(d)
 			continue
 		}
 		p := w.entries[len(w.entries)-1]
