@@ -84,8 +84,8 @@ func (s *RuntimeService) sample(c *store.Container) (*sample, error) {
 }
 
 // containerStats builds the CRI stats of a container; a container that is
-// not running has only its attributes and writable layer. The stats of a
-// running one are built once per sample, and shared: read only.
+// not running has only its attributes. The stats of a running one are
+// built once per sample, and shared: read only.
 func (s *RuntimeService) containerStats(c *store.Container) *runtimeapi.ContainerStats {
 	cfg := s.ctrConfig(c)
 	attrs := &runtimeapi.ContainerAttributes{

@@ -245,9 +245,10 @@ func (w *duWalk) step(budget int) bool {
 	return len(w.entries) == 0 && len(w.dirs) == 0
 }
 
-// readNames lists the entries of dir, which must not be a symbolic link
-// (a container may have swapped one in for a directory since its lstat),
-// into names, reading through buf. It goes around os.File, which would
+// readNames lists the entries of dir into names, reading through buf. Its
+// last component must not be a symbolic link (a container may have swapped
+// one in for the directory since its lstat); a link swapped in for a
+// directory above it is still followed, as it is by the walk's lstat. It goes around os.File, which would
 // try to put each directory in Go's poller: two system calls more a
 // directory, and a walk of a full node's layers reads a thousand.
 func readNames(dir string, buf []byte, names []string) ([]string, error) {
